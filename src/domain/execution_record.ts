@@ -1,0 +1,61 @@
+/** How a run was started: by pg_cron through pg_net, or by a person. */
+export type Trigger = "cron" | "manual";
+
+/** Every state a run can be recorded in. */
+export type ExecutionStatus = "running" | "succeeded" | "failed" | "skipped" | "timed_out";
+
+/** The JSON-safe summary a job returns and the log keeps beside its record. */
+export type JobSummary = Record<string, unknown>;
+
+/** One run of one job as the execution log stores it. */
+export interface ExecutionRecord {
+  readonly executionId: string;
+  readonly jobName: string;
+  readonly trigger: Trigger;
+  readonly status: ExecutionStatus;
+  readonly startedAt: Date;
+  readonly finishedAt: Date | null;
+  readonly errorMessage: string | null;
+  readonly summary: JobSummary | null;
+}
+
+/** The longest error message the log keeps; longer ones are cut so a runaway message cannot bloat a row. */
+export const MAX_ERROR_MESSAGE_LENGTH = 2000;
+
+/** Starts a record in the `running` state. */
+export function startedRecord(
+  fields: Pick<ExecutionRecord, "executionId" | "jobName" | "trigger" | "startedAt">,
+): ExecutionRecord {
+  return { ...fields, status: "running", finishedAt: null, errorMessage: null, summary: null };
+}
+
+/** Closes a record with its final status. */
+export function finishedRecord(
+  record: ExecutionRecord,
+  outcome: {
+    status: Exclude<ExecutionStatus, "running">;
+    finishedAt: Date;
+    errorMessage?: string | null;
+    summary?: JobSummary | null;
+  },
+): ExecutionRecord {
+  return {
+    ...record,
+    status: outcome.status,
+    finishedAt: outcome.finishedAt,
+    errorMessage: truncateMessage(outcome.errorMessage ?? null),
+    summary: outcome.summary ?? null,
+  };
+}
+
+/** Milliseconds between start and finish, or null while the run is open. */
+export function durationMs(record: ExecutionRecord): number | null {
+  return record.finishedAt === null
+    ? null
+    : record.finishedAt.getTime() - record.startedAt.getTime();
+}
+
+function truncateMessage(message: string | null): string | null {
+  if (message === null || message.length <= MAX_ERROR_MESSAGE_LENGTH) return message;
+  return `${message.slice(0, MAX_ERROR_MESSAGE_LENGTH - 1)}…`;
+}

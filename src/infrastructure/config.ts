@@ -1,0 +1,58 @@
+import { z } from "zod";
+
+/** Where the function runs; production refuses manual triggers. */
+export type Environment = "local" | "development" | "staging" | "production";
+
+/** Everything the function reads from its environment, validated once at start-up. */
+export interface SchedulerConfig {
+  readonly supabaseUrl: string;
+  readonly serviceRoleKey: string;
+  readonly environment: Environment;
+  readonly jobBudgetMs: number;
+  readonly leaseGraceMs: number;
+  readonly secretCacheMs: number;
+  readonly port: number | undefined;
+}
+
+const schema = z.object({
+  SUPABASE_URL: z.url(),
+  SUPABASE_SERVICE_ROLE_KEY: z.string().min(1),
+  SCHEDULER_ENVIRONMENT: z.enum(["local", "development", "staging", "production"]).default(
+    "production",
+  ),
+  // Hosted wall clock is 150 s (free) / 400 s (paid); leave room to write the log.
+  SCHEDULER_JOB_BUDGET_MS: z.coerce.number().int().min(1_000).max(390_000).default(120_000),
+  SCHEDULER_LEASE_GRACE_MS: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
+  SCHEDULER_SECRET_CACHE_MS: z.coerce.number().int().min(0).max(600_000).default(60_000),
+  PORT: z.coerce.number().int().min(1).max(65_535).optional(),
+});
+
+/**
+ * Reads the configuration from an environment lookup. Unset environment means
+ * production, so a forgotten variable fails closed (no manual triggers). Errors
+ * name the variable, never its value.
+ */
+export function loadConfig(env: (name: string) => string | undefined): SchedulerConfig {
+  const raw = Object.fromEntries(
+    Object.keys(schema.shape).map((key) => [key, emptyToUndefined(env(key))]),
+  );
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    const names = [...new Set(result.error.issues.map((issue) => String(issue.path[0])))];
+    throw new Error(`Invalid or missing environment variables: ${names.join(", ")}`);
+  }
+  const c = result.data;
+  return {
+    supabaseUrl: c.SUPABASE_URL,
+    serviceRoleKey: c.SUPABASE_SERVICE_ROLE_KEY,
+    environment: c.SCHEDULER_ENVIRONMENT,
+    jobBudgetMs: c.SCHEDULER_JOB_BUDGET_MS,
+    leaseGraceMs: c.SCHEDULER_LEASE_GRACE_MS,
+    secretCacheMs: c.SCHEDULER_SECRET_CACHE_MS,
+    port: c.PORT,
+  };
+}
+
+function emptyToUndefined(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === "" ? undefined : value;
+}

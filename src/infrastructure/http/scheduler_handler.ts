@@ -1,0 +1,100 @@
+import type { AuthorizeCaller } from "../../application/authorize_caller.ts";
+import type { Logger } from "../../application/ports/logger.ts";
+import type { RunJob, RunJobResult } from "../../application/run_job.ts";
+import { durationMs, type ExecutionRecord } from "../../domain/execution_record.ts";
+import { errorResponse, HttpError, json } from "./http_error.ts";
+import { readJsonBody } from "./read_body.ts";
+import { parseRunRequest } from "./request_schema.ts";
+
+/** What the HTTP handler needs. */
+export interface SchedulerHandlerDependencies {
+  readonly authorizeCaller: AuthorizeCaller;
+  readonly runJob: RunJob;
+  readonly logger: Logger;
+  /**
+   * Keeps a run alive after its caller hangs up (pg_net times out long before a
+   * long job ends). `EdgeRuntime.waitUntil` on Supabase; a no-op under plain Deno,
+   * where a served request's promise runs to the end anyway.
+   */
+  readonly keepAlive?: (work: Promise<unknown>) => void;
+}
+
+/** Builds the `Deno.serve` handler: method, auth, body, run, and every error mapped to a response here. */
+export function createSchedulerHandler(
+  deps: SchedulerHandlerDependencies,
+): (request: Request) => Promise<Response> {
+  return async (request) => {
+    try {
+      return await handle(request, deps);
+    } catch (error) {
+      return toErrorResponse(error, deps.logger);
+    }
+  };
+}
+
+async function handle(request: Request, deps: SchedulerHandlerDependencies): Promise<Response> {
+  if (request.method !== "POST") {
+    throw new HttpError(
+      405,
+      "method_not_allowed",
+      `Method '${request.method}' is not allowed; use POST`,
+    );
+  }
+  const auth = await deps.authorizeCaller.execute(request.headers.get("authorization"));
+  if (!auth.authorized) {
+    deps.logger.warn("http.unauthorized", { reason: auth.reason });
+    throw new HttpError(401, "unauthorized", "Missing or invalid Authorization bearer secret");
+  }
+  const parsed = parseRunRequest(await readJsonBody(request));
+  if (!parsed.ok) throw new HttpError(400, "invalid_request", parsed.message);
+
+  const run = deps.runJob.execute({
+    jobName: parsed.request.job_name,
+    trigger: parsed.request.trigger,
+    payload: parsed.request.payload,
+  });
+  deps.keepAlive?.(run.catch(() => undefined));
+  return toResponse(await run);
+}
+
+function toResponse(result: RunJobResult): Response {
+  switch (result.kind) {
+    case "completed":
+    case "skipped":
+      return json(200, recordBody(result.record));
+    case "unknown_job":
+      return errorResponse(404, "unknown_job", result.record.errorMessage ?? "Unknown job");
+    case "manual_trigger_disabled":
+      return errorResponse(
+        403,
+        "manual_trigger_disabled",
+        "Manual triggers are disabled in this environment; only cron may run jobs",
+      );
+  }
+}
+
+function recordBody(record: ExecutionRecord) {
+  return {
+    execution_id: record.executionId,
+    job_name: record.jobName,
+    status: record.status,
+    started_at: record.startedAt.toISOString(),
+    finished_at: record.finishedAt?.toISOString() ?? null,
+    duration_ms: durationMs(record),
+    summary: record.summary,
+  };
+}
+
+/** The one place errors become responses: known ones say what happened, unknown ones say nothing. */
+function toErrorResponse(error: unknown, logger: Logger): Response {
+  if (error instanceof HttpError) {
+    const headers = error.status === 405 ? { allow: "POST" } : undefined;
+    return errorResponse(error.status, error.code, error.message, headers);
+  }
+  logger.error("http.internal_error", {
+    error_name: error instanceof Error ? error.name : typeof error,
+    error: error instanceof Error ? error.message : String(error),
+    code: (error as { code?: unknown })?.code,
+  });
+  return errorResponse(500, "internal_error", "The scheduler failed; see its logs");
+}

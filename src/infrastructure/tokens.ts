@@ -1,0 +1,12 @@
+/** Dependency-injection tokens, one per port or service the composition root registers. */
+export const TOKENS = {
+  Clock: Symbol("Clock"),
+  Logger: Symbol("Logger"),
+  SupabaseClient: Symbol("SupabaseClient"),
+  SecretStore: Symbol("SecretStore"),
+  ExecutionLogRepository: Symbol("ExecutionLogRepository"),
+  JobLock: Symbol("JobLock"),
+  JobRegistry: Symbol("JobRegistry"),
+  AuthorizeCaller: Symbol("AuthorizeCaller"),
+  RunJob: Symbol("RunJob"),
+} as const;

@@ -1,0 +1,68 @@
+// Composition root of the nightly-scheduler Edge Function: registers every
+// service by token (no decorator metadata), then serves. No logic lives here.
+import "reflect-metadata";
+import { container, type DependencyContainer } from "tsyringe";
+import { AuthorizeCaller } from "../../../src/application/authorize_caller.ts";
+import { RunJob } from "../../../src/application/run_job.ts";
+import { systemClock } from "../../../src/domain/clock.ts";
+import { loadConfig } from "../../../src/infrastructure/config.ts";
+import { edgeRuntimeKeepAlive } from "../../../src/infrastructure/edge_runtime.ts";
+import { createSchedulerHandler } from "../../../src/infrastructure/http/scheduler_handler.ts";
+import { JsonLogger } from "../../../src/infrastructure/logging/json_logger.ts";
+import { createServiceClient } from "../../../src/infrastructure/supabase/supabase_client.ts";
+import { SupabaseExecutionLogRepository } from "../../../src/infrastructure/supabase/supabase_execution_log_repository.ts";
+import { SupabaseJobLock } from "../../../src/infrastructure/supabase/supabase_job_lock.ts";
+import { VaultSecretStore } from "../../../src/infrastructure/supabase/vault_secret_store.ts";
+import { TOKENS } from "../../../src/infrastructure/tokens.ts";
+import { createJobRegistry } from "../../../src/jobs/registry.ts";
+
+const c: DependencyContainer = container;
+const config = loadConfig((name) => Deno.env.get(name));
+c.register(TOKENS.Clock, { useValue: systemClock });
+c.register(TOKENS.Logger, { useValue: new JsonLogger({ service: "nightly-scheduler" }) });
+c.register(TOKENS.SupabaseClient, {
+  useValue: createServiceClient(config.supabaseUrl, config.serviceRoleKey),
+});
+c.register(TOKENS.SecretStore, {
+  useFactory: (d) =>
+    new VaultSecretStore(
+      d.resolve(TOKENS.SupabaseClient),
+      d.resolve(TOKENS.Clock),
+      config.secretCacheMs,
+    ),
+});
+c.register(TOKENS.ExecutionLogRepository, {
+  useFactory: (d) => new SupabaseExecutionLogRepository(d.resolve(TOKENS.SupabaseClient)),
+});
+c.register(TOKENS.JobLock, {
+  useFactory: (d) => new SupabaseJobLock(d.resolve(TOKENS.SupabaseClient)),
+});
+c.register(TOKENS.JobRegistry, { useFactory: () => createJobRegistry({}) });
+c.register(TOKENS.AuthorizeCaller, {
+  useFactory: (d) => new AuthorizeCaller(d.resolve(TOKENS.SecretStore)),
+});
+c.register(TOKENS.RunJob, {
+  useFactory: (d) =>
+    new RunJob({
+      registry: d.resolve(TOKENS.JobRegistry),
+      log: d.resolve(TOKENS.ExecutionLogRepository),
+      lock: d.resolve(TOKENS.JobLock),
+      clock: d.resolve(TOKENS.Clock),
+      logger: d.resolve(TOKENS.Logger),
+      newExecutionId: () => crypto.randomUUID(),
+      settings: {
+        budgetMs: config.jobBudgetMs,
+        leaseGraceMs: config.leaseGraceMs,
+        allowManualTriggers: config.environment !== "production",
+      },
+    }),
+});
+
+const handler = createSchedulerHandler({
+  authorizeCaller: c.resolve<AuthorizeCaller>(TOKENS.AuthorizeCaller),
+  runJob: c.resolve<RunJob>(TOKENS.RunJob),
+  logger: c.resolve<JsonLogger>(TOKENS.Logger),
+  keepAlive: edgeRuntimeKeepAlive(),
+});
+
+Deno.serve(config.port ? { port: config.port, hostname: "127.0.0.1" } : {}, handler);

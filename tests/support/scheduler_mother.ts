@@ -1,0 +1,80 @@
+// Builds a fully faked scheduler (use cases + HTTP handler) and requests to it.
+import { AuthorizeCaller } from "../../src/application/authorize_caller.ts";
+import { RunJob, type RunJobSettings } from "../../src/application/run_job.ts";
+import type { JobHandler } from "../../src/domain/job.ts";
+import { createSchedulerHandler } from "../../src/infrastructure/http/scheduler_handler.ts";
+import {
+  FakeSecretStore,
+  InMemoryExecutionLog,
+  InMemoryJobLock,
+  RecordingLogger,
+  SteppingClock,
+} from "./fakes.ts";
+
+/** The secret every faked scheduler accepts. */
+export const TEST_SECRET = "s3cret-for-tests";
+
+/** A scheduler wired with fakes, with the fakes exposed for assertions. */
+export function fakeScheduler(options: {
+  jobs?: Record<string, JobHandler>;
+  settings?: Partial<RunJobSettings>;
+  clock?: SteppingClock;
+} = {}) {
+  const secrets = new FakeSecretStore(TEST_SECRET);
+  const log = new InMemoryExecutionLog();
+  const lock = new InMemoryJobLock();
+  const logger = new RecordingLogger();
+  const clock = options.clock ?? new SteppingClock();
+  let ids = 0;
+  const runJob = new RunJob({
+    registry: new Map(Object.entries(options.jobs ?? {})),
+    log,
+    lock,
+    clock,
+    logger,
+    newExecutionId: () => `00000000-0000-4000-8000-${String(++ids).padStart(12, "0")}`,
+    settings: {
+      budgetMs: 5_000,
+      leaseGraceMs: 1_000,
+      allowManualTriggers: true,
+      ...options.settings,
+    },
+  });
+  const authorizeCaller = new AuthorizeCaller(secrets);
+  const handler = createSchedulerHandler({ authorizeCaller, runJob, logger });
+  return { handler, runJob, authorizeCaller, secrets, log, lock, logger, clock };
+}
+
+/** A POST to the scheduler; `body` is JSON-encoded unless it is already a string. */
+export function runRequest(
+  body: unknown,
+  options: { authorization?: string | null; method?: string } = {},
+): Request {
+  const headers = new Headers({ "content-type": "application/json" });
+  const authorization = options.authorization === undefined
+    ? `Bearer ${TEST_SECRET}`
+    : options.authorization;
+  if (authorization !== null) headers.set("authorization", authorization);
+  const method = options.method ?? "POST";
+  return new Request("http://scheduler.test/functions/v1/nightly-scheduler", {
+    method,
+    headers,
+    body: method === "GET" || method === "HEAD"
+      ? undefined
+      : typeof body === "string"
+      ? body
+      : JSON.stringify(body),
+  });
+}
+
+/** A job that records its calls and returns (or throws) what it is told to. */
+export function recordingJob(
+  behaviour: () => Promise<Record<string, unknown> | void> = () => Promise.resolve({ ok: true }),
+) {
+  const calls: { payload: Record<string, unknown>; at: number }[] = [];
+  const handler: JobHandler = (payload) => {
+    calls.push({ payload, at: calls.length });
+    return behaviour();
+  };
+  return { handler, calls };
+}
