@@ -56,14 +56,14 @@ export function runRequest(
     : options.authorization;
   if (authorization !== null) headers.set("authorization", authorization);
   const method = options.method ?? "POST";
+  const text = typeof body === "string" ? body : JSON.stringify(body);
+  const hasBody = method !== "GET" && method !== "HEAD";
+  // Real HTTP/1.1 callers (pg_net's libcurl, curl) declare the length.
+  if (hasBody) headers.set("content-length", String(new TextEncoder().encode(text).byteLength));
   return new Request("http://scheduler.test/functions/v1/nightly-scheduler", {
     method,
     headers,
-    body: method === "GET" || method === "HEAD"
-      ? undefined
-      : typeof body === "string"
-      ? body
-      : JSON.stringify(body),
+    body: hasBody ? text : undefined,
   });
 }
 

@@ -8,10 +8,33 @@ export async function readJsonBody(request: Request, limit = MAX_BODY_BYTES): Pr
   const declared = Number(request.headers.get("content-length") ?? "NaN");
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
 
+  // A declared length is enforced by the HTTP server, so one read suffices;
+  // without one (chunked), count while streaming and stop at the limit.
+  const bytes = Number.isFinite(declared)
+    ? new Uint8Array(await request.arrayBuffer())
+    : await readLimited(request.body, limit);
+  if (bytes.byteLength > limit) throw tooLarge(limit);
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new HttpError(400, "invalid_request", "Request body is not valid UTF-8");
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new HttpError(400, "invalid_request", "Request body is not valid JSON");
+  }
+}
+
+async function readLimited(
+  body: ReadableStream<Uint8Array> | null,
+  limit: number,
+): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
-  if (request.body !== null) {
-    const reader = request.body.getReader();
+  if (body !== null) {
+    const reader = body.getReader();
     while (true) {
       const { done, value } = await reader.read();
       if (done) break;
@@ -29,17 +52,7 @@ export async function readJsonBody(request: Request, limit = MAX_BODY_BYTES): Pr
     bytes.set(chunk, offset);
     offset += chunk.byteLength;
   }
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw new HttpError(400, "invalid_request", "Request body is not valid UTF-8");
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new HttpError(400, "invalid_request", "Request body is not valid JSON");
-  }
+  return bytes;
 }
 
 function tooLarge(limit: number): HttpError {

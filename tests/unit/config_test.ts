@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import { loadConfig } from "../../src/infrastructure/config.ts";
+
+const base = {
+  SUPABASE_URL: "http://127.0.0.1:54321",
+  SUPABASE_SERVICE_ROLE_KEY: "service-role-key-value",
+};
+
+Deno.test("loadConfig() defaults to production, a 120 s budget and no port", () => {
+  const config = loadConfig((name) => base[name as keyof typeof base]);
+  assert.equal(config.environment, "production");
+  assert.equal(config.jobBudgetMs, 120_000);
+  assert.equal(config.port, undefined);
+});
+
+Deno.test("loadConfig() reads the environment, budget and port", () => {
+  const env: Record<string, string> = {
+    ...base,
+    SCHEDULER_ENVIRONMENT: "staging",
+    SCHEDULER_JOB_BUDGET_MS: "30000",
+    PORT: "54340",
+  };
+  const config = loadConfig((name) => env[name]);
+  assert.equal(config.environment, "staging");
+  assert.equal(config.jobBudgetMs, 30_000);
+  assert.equal(config.port, 54340);
+});
+
+Deno.test("loadConfig() names missing or invalid variables without echoing values", () => {
+  const env: Record<string, string> = {
+    SUPABASE_URL: "not a url",
+    SCHEDULER_ENVIRONMENT: "prod-typo-secretvalue",
+  };
+  assert.throws(() => loadConfig((name) => env[name]), (error: Error) => {
+    assert.match(error.message, /SUPABASE_URL/);
+    assert.match(error.message, /SUPABASE_SERVICE_ROLE_KEY/);
+    assert.match(error.message, /SCHEDULER_ENVIRONMENT/);
+    assert.doesNotMatch(error.message, /secretvalue|not a url/);
+    return true;
+  });
+});

@@ -1,0 +1,155 @@
+import assert from "node:assert/strict";
+import { fakeScheduler, recordingJob } from "../support/scheduler_mother.ts";
+
+Deno.test("RunJob.execute() records running then succeeded, with the handler's summary", async () => {
+  const s = fakeScheduler({
+    jobs: { nightly: recordingJob(() => Promise.resolve({ n: 1 })).handler },
+  });
+
+  const result = await s.runJob.execute({ jobName: "nightly", trigger: "cron", payload: {} });
+
+  assert.equal(result.kind, "completed");
+  assert.deepEqual(s.log.saves.map((r) => r.status), ["running", "succeeded"]);
+  assert.deepEqual(s.log.saves[1].summary, { n: 1 });
+  assert.equal(s.log.saves[0].executionId, s.log.saves[1].executionId);
+});
+
+Deno.test("RunJob.execute() records failure when the handler throws, keeping only the message", async () => {
+  const s = fakeScheduler({
+    jobs: { broken: recordingJob(() => Promise.reject(new TypeError("x is undefined"))).handler },
+  });
+
+  const result = await s.runJob.execute({ jobName: "broken", trigger: "manual", payload: {} });
+
+  assert.equal(result.kind, "completed");
+  const [record] = s.log.records();
+  assert.equal(record.status, "failed");
+  assert.equal(record.errorMessage, "x is undefined");
+  assert.ok(s.logger.lines.some((l) => l.event === "job.failed" && l.fields.execution_id));
+});
+
+Deno.test("RunJob.execute() records a non-Error throw as failed", async () => {
+  const s = fakeScheduler({ jobs: { odd: () => Promise.reject("plain string") } });
+  await s.runJob.execute({ jobName: "odd", trigger: "manual", payload: {} });
+  assert.equal(s.log.records()[0].errorMessage, "plain string");
+});
+
+Deno.test("RunJob.execute() cuts very long error messages", async () => {
+  const s = fakeScheduler({ jobs: { loud: () => Promise.reject(new Error("e".repeat(10_000))) } });
+  await s.runJob.execute({ jobName: "loud", trigger: "manual", payload: {} });
+  assert.equal(s.log.records()[0].errorMessage!.length, 2000);
+});
+
+Deno.test("RunJob.execute() records timed_out and aborts the signal when the budget runs out", async () => {
+  let signal: AbortSignal | undefined;
+  const s = fakeScheduler({
+    settings: { budgetMs: 20 },
+    jobs: {
+      // Never settles: RunJob must not wait for a handler that ignores its signal.
+      stuck: (_payload, context) => {
+        signal = context.signal;
+        return new Promise(() => {});
+      },
+    },
+  });
+
+  const result = await s.runJob.execute({ jobName: "stuck", trigger: "cron", payload: {} });
+
+  assert.equal(result.kind, "completed");
+  const [record] = s.log.records();
+  assert.equal(record.status, "timed_out");
+  assert.equal(record.errorMessage, "Job 'stuck' did not finish within its 20 ms budget");
+  assert.equal(signal?.aborted, true);
+  assert.equal(s.lock.leases.size, 0);
+});
+
+Deno.test("RunJob.execute() records timed_out when a handler rejects because its signal aborted", async () => {
+  const s = fakeScheduler({
+    settings: { budgetMs: 10 },
+    jobs: {
+      polite: (_payload, context) =>
+        new Promise((_resolve, reject) =>
+          context.signal.addEventListener("abort", () => reject(context.signal.reason))
+        ),
+    },
+  });
+  await s.runJob.execute({ jobName: "polite", trigger: "cron", payload: {} });
+  assert.equal(s.log.records()[0].status, "timed_out");
+});
+
+Deno.test("RunJob.execute() leases the job until start + budget + grace", async () => {
+  let leaseSeen: Date | undefined;
+  const s = fakeScheduler({
+    settings: { budgetMs: 5_000, leaseGraceMs: 1_000 },
+    jobs: {
+      peek: (_payload, _context) => {
+        leaseSeen = s.lock.leases.get("peek")?.expiresAt;
+        return Promise.resolve();
+      },
+    },
+  });
+  await s.runJob.execute({ jobName: "peek", trigger: "cron", payload: {} });
+  const record = s.log.records()[0];
+  assert.equal(leaseSeen?.getTime(), record.startedAt.getTime() + 6_000);
+});
+
+Deno.test("RunJob.execute() takes over a lapsed lease", async () => {
+  const s = fakeScheduler({ jobs: { heartbeat: recordingJob().handler } });
+  await s.lock.acquire(
+    { jobName: "heartbeat", owner: "dead-run", expiresAt: new Date("2000-01-01T00:00:00Z") },
+    new Date("2000-01-01T00:00:00Z"),
+  );
+  const result = await s.runJob.execute({ jobName: "heartbeat", trigger: "cron", payload: {} });
+  assert.equal(result.kind, "completed");
+});
+
+Deno.test("RunJob.execute() gives each job its own lease, so different jobs run side by side", async () => {
+  let release!: () => void;
+  const s = fakeScheduler({
+    jobs: {
+      a: () => new Promise((resolve) => (release = () => resolve())),
+      b: () => Promise.resolve({}),
+    },
+  });
+  const a = s.runJob.execute({ jobName: "a", trigger: "cron", payload: {} });
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  const b = await s.runJob.execute({ jobName: "b", trigger: "cron", payload: {} });
+  release();
+  await a;
+  assert.equal(b.kind, "completed");
+  assert.deepEqual(s.log.records().map((r) => r.status), ["succeeded", "succeeded"]);
+});
+
+Deno.test("RunJob.execute() passes the handler its execution id, trigger, deadline and a logger carrying the execution id", async () => {
+  const s = fakeScheduler({
+    settings: { budgetMs: 3_000 },
+    jobs: {
+      inspect: (_payload, context) => {
+        context.logger.info("inspect.hello");
+        return Promise.resolve({
+          id: context.executionId,
+          trigger: context.trigger,
+          deadline: context.deadline.toISOString(),
+        });
+      },
+    },
+  });
+  await s.runJob.execute({ jobName: "inspect", trigger: "cron", payload: {} });
+  const record = s.log.records()[0];
+  assert.deepEqual(record.summary, {
+    id: record.executionId,
+    trigger: "cron",
+    deadline: new Date(record.startedAt.getTime() + 3_000).toISOString(),
+  });
+  const hello = s.logger.lines.find((l) => l.event === "inspect.hello");
+  assert.equal(hello?.fields.execution_id, record.executionId);
+  assert.equal(hello?.fields.job_name, "inspect");
+});
+
+Deno.test("RunJob.execute() still answers when releasing the lease fails, and logs it", async () => {
+  const s = fakeScheduler({ jobs: { heartbeat: recordingJob().handler } });
+  s.lock.release = () => Promise.reject(new Error("network down"));
+  const result = await s.runJob.execute({ jobName: "heartbeat", trigger: "cron", payload: {} });
+  assert.equal(result.kind, "completed");
+  assert.ok(s.logger.lines.some((l) => l.event === "job.lock_release_failed"));
+});
