@@ -25,6 +25,10 @@ DB_URL="postgresql://postgres@127.0.0.1:$PG_PORT/postgres"
 FUNCTION_ENTRY="${FUNCTION_ENTRY:-$ROOT/supabase/functions/nightly-scheduler/index.ts}"
 # Deno reaches the npm registry through this machine's TLS proxy.
 export DENO_CERT=/etc/ssl/certs/ca-certificates.crt
+# Logs are files: no ANSI colours in them.
+export NO_COLOR=1
+# Deno finds deno.json (import map, node_modules) from the working directory.
+cd "$ROOT"
 
 say() { echo "==> $*"; }
 
@@ -55,10 +59,16 @@ http_status() {
   echo "${code:-000}"
 }
 
-# Waits until GET $2 through the gateway answers with anything but "down".
+# Waits until GET $2 through the gateway answers with anything but "down";
+# gives up at once if one of the processes it needs ($4...: "pidname:match") died.
 wait_http() {
-  local name=$1 path=$2 log=$3 code i
+  local name=$1 path=$2 log=$3 code i need
+  shift 3
   for i in $(seq 1 120); do
+    for need in "$@"; do
+      running_pid "${need%%:*}" "${need#*:}" >/dev/null ||
+        fail "${need%%:*} exited while starting" "$LOGS/${need%%:*}.log"
+    done
     code=$(http_status "$path")
     case "$code" in 000 | 502 | 503 | 504) sleep 0.5 ;; *) return 0 ;; esac
   done
@@ -255,7 +265,7 @@ start_function() {
   local passthrough=()
   while IFS= read -r var; do passthrough+=("$var=${!var}"); done \
     < <(compgen -e | grep '^HLF_DYNAMICS_' || true)
-  start_bg function env -i PATH="$PATH" HOME="${HOME:-/root}" DENO_CERT="$DENO_CERT" \
+  start_bg function env -i PATH="$PATH" HOME="${HOME:-/root}" DENO_CERT="$DENO_CERT" NO_COLOR=1 \
     ${DENO_DIR:+DENO_DIR="$DENO_DIR"} PORT="$FN_PORT" SUPABASE_URL="$API_URL" \
     SUPABASE_ANON_KEY="$ANON_KEY" SUPABASE_SERVICE_ROLE_KEY="$SERVICE_ROLE_KEY" \
     SUPABASE_DB_URL="$DB_URL" SCHEDULER_ENVIRONMENT=local "${passthrough[@]}" \
@@ -285,8 +295,9 @@ cmd_up() {
   start_worker
   start_gateway
   start_function
-  wait_http PostgREST /rest/v1/ "$LOGS/postgrest.log"
-  wait_http "function nightly-scheduler" /functions/v1/nightly-scheduler "$LOGS/function.log"
+  wait_http PostgREST /rest/v1/ "$LOGS/postgrest.log" gateway:gateway.ts "postgrest:$POSTGREST"
+  wait_http "function nightly-scheduler" /functions/v1/nightly-scheduler "$LOGS/function.log" \
+    gateway:gateway.ts "function:deno run"
   wait_worker
   say "stack is up: API $API_URL, DB $DB_URL (keys and secrets in .local/stack.env)"
 }
