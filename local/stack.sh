@@ -257,7 +257,9 @@ start_gateway() {
 }
 
 # Always restarted, so it runs the current code. Its environment is what the edge
-# runtime injects plus HLF_DYNAMICS_* from the caller, nothing else.
+# runtime injects plus HLF_DYNAMICS_* from the caller, nothing else. Deno uses the
+# function's own deno.json, as a deploy does; --no-lock keeps the stack from
+# writing a lockfile into supabase/functions.
 start_function() {
   stop_bg function "deno run" >/dev/null
   [ -f "$FUNCTION_ENTRY" ] || fail "function entry point $FUNCTION_ENTRY does not exist"
@@ -269,7 +271,7 @@ start_function() {
     ${DENO_DIR:+DENO_DIR="$DENO_DIR"} PORT="$FN_PORT" SUPABASE_URL="$API_URL" \
     SUPABASE_ANON_KEY="$ANON_KEY" SUPABASE_SERVICE_ROLE_KEY="$SERVICE_ROLE_KEY" \
     SUPABASE_DB_URL="$DB_URL" SCHEDULER_ENVIRONMENT=local "${passthrough[@]}" \
-    "$DENO" run --allow-net --allow-env --allow-read "$FUNCTION_ENTRY"
+    "$DENO" run --no-lock --allow-net --allow-env --allow-read "$FUNCTION_ENTRY"
 }
 
 wait_worker() {

@@ -55,13 +55,14 @@ install_tools() {
 }
 
 cache_deno_deps() {
-  local deno="$ROOT/tools/node_modules/.bin/deno" entry files=()
+  local deno="$ROOT/tools/node_modules/deno/deno" entry files
   say "caching Deno dependencies"
   (cd "$ROOT" && "$deno" install --quiet)
-  entry="$ROOT/supabase/functions/nightly-scheduler/index.ts"
-  [ -f "$entry" ] && files+=("$entry")
-  files+=("$ROOT"/local/*.ts)
+  files=("$ROOT"/local/*.ts)
   (cd "$ROOT" && "$deno" cache --quiet "${files[@]}")
+  # The function resolves through its own deno.json; no lockfile written there.
+  entry="$ROOT/supabase/functions/nightly-scheduler/index.ts"
+  if [ -f "$entry" ]; then (cd "$ROOT" && "$deno" cache --quiet --no-lock "$entry"); fi
 }
 
 if [ "${1:-}" = "--extensions-only" ]; then
