@@ -40,10 +40,23 @@ function log(event: string, fields: Record<string, unknown> = {}): void {
 }
 
 const sql = postgres(DB_URL, {
-  max: 4,
+  max: 1,
   onnotice: () => {},
   connection: { application_name: "pg_net worker" },
 });
+
+let dbChain: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs one statement at a time. Under Deno 2.1's node compat, postgres.js crashes
+ * the process ("May not write null values to stream", denoland/deno#29262) when
+ * it pipelines concurrent queries on a connection; 200 responses at once did.
+ */
+function serially<T>(work: () => Promise<T>): Promise<T> {
+  const run = dbChain.then(work, work);
+  dbChain = run.catch(() => {});
+  return run;
+}
 
 let inFlight = 0;
 let draining = false;
@@ -88,12 +101,14 @@ async function handle(req: QueuedRequest): Promise<void> {
   const started = performance.now();
   const out = await send(req);
   try {
-    await sql`
+    await serially(() =>
+      sql`
       insert into net._http_response
         (id, status_code, content_type, headers, content, timed_out, error_msg)
       values (${req.id}, ${out.status_code}, ${out.content_type},
               ${out.headers === null ? null : sql.json(out.headers)}, ${out.content},
-              ${out.timed_out}, ${out.error_msg})`;
+              ${out.timed_out}, ${out.error_msg})`
+    );
   } catch (err) {
     log("response_write_failed", { id: req.id, error: String(err) });
   }
@@ -121,11 +136,13 @@ async function drain(): Promise<void> {
       wakeAgain = false;
       const room = BATCH_SIZE - inFlight;
       if (room <= 0) break; // a finishing request calls drain() again
-      const rows = await sql<QueuedRequest[]>`
-        delete from net.http_request_queue
-        where id in (select id from net.http_request_queue order by id limit ${room}
-                     for update skip locked)
-        returning id, method, url, headers, body, timeout_milliseconds`;
+      const rows = await serially(() =>
+        sql<QueuedRequest[]>`
+          delete from net.http_request_queue
+          where id in (select id from net.http_request_queue order by id limit ${room}
+                       for update skip locked)
+          returning id, method, url, headers, body, timeout_milliseconds`
+      );
       for (const row of rows) {
         inFlight++;
         handle(row).finally(() => {
@@ -144,7 +161,9 @@ async function drain(): Promise<void> {
 
 async function purgeOld(): Promise<void> {
   try {
-    const res = await sql`delete from net._http_response where created < now() - ${TTL}::interval`;
+    const res = await serially(() =>
+      sql`delete from net._http_response where created < now() - ${TTL}::interval`
+    );
     if (res.count > 0) log("responses_purged", { count: res.count });
   } catch (err) {
     log("purge_failed", { error: String(err) });

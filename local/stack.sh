@@ -79,7 +79,8 @@ wait_http() {
 running_pid() {
   local pid
   pid=$(cat "$RUN/$1.pid" 2>/dev/null) || return 1
-  if [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$2"; then
+  if [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] &&
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$2"; then
     echo "$pid"
   else
     return 1
