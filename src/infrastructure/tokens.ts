@@ -6,6 +6,7 @@ export const TOKENS = {
   SecretStore: Symbol("SecretStore"),
   ExecutionLogRepository: Symbol("ExecutionLogRepository"),
   JobLock: Symbol("JobLock"),
+  CertificationExpiryStore: Symbol("CertificationExpiryStore"),
   JobRegistry: Symbol("JobRegistry"),
   AuthorizeCaller: Symbol("AuthorizeCaller"),
   RunJob: Symbol("RunJob"),

@@ -1,16 +1,20 @@
+import type { CertificationExpiryStore } from "../application/ports/certification_expiry_store.ts";
 import type { JobHandler, JobRegistry } from "../domain/job.ts";
+import { certificationExpiryCheck } from "./certification_expiry_check.ts";
 import { heartbeat } from "./heartbeat.ts";
 
 /**
  * The ports jobs need, bound here so a handler gets only its own and never a
  * database client or key. A new job that needs data access adds its port here.
  */
-// deno-lint-ignore no-empty-interface
-export interface JobPorts {}
+export interface JobPorts {
+  readonly certificationExpiryStore: CertificationExpiryStore;
+}
 
 /** Every job the scheduler can run. Adding a job: one file in src/jobs/ and one line here. */
-export function createJobRegistry(_ports: JobPorts): JobRegistry {
+export function createJobRegistry(ports: JobPorts): JobRegistry {
   return new Map<string, JobHandler>([
     ["heartbeat", heartbeat()],
+    ["certification_expiry_check", certificationExpiryCheck(ports.certificationExpiryStore)],
   ]);
 }

@@ -9,6 +9,7 @@ import { loadConfig } from "../../../src/infrastructure/config.ts";
 import { edgeRuntimeKeepAlive } from "../../../src/infrastructure/edge_runtime.ts";
 import { createSchedulerHandler } from "../../../src/infrastructure/http/scheduler_handler.ts";
 import { JsonLogger } from "../../../src/infrastructure/logging/json_logger.ts";
+import { SupabaseCertificationExpiryStore } from "../../../src/infrastructure/supabase/supabase_certification_expiry_store.ts";
 import { createServiceClient } from "../../../src/infrastructure/supabase/supabase_client.ts";
 import { SupabaseExecutionLogRepository } from "../../../src/infrastructure/supabase/supabase_execution_log_repository.ts";
 import { SupabaseJobLock } from "../../../src/infrastructure/supabase/supabase_job_lock.ts";
@@ -37,7 +38,15 @@ c.register(TOKENS.ExecutionLogRepository, {
 c.register(TOKENS.JobLock, {
   useFactory: (d) => new SupabaseJobLock(d.resolve(TOKENS.SupabaseClient)),
 });
-c.register(TOKENS.JobRegistry, { useFactory: () => createJobRegistry({}) });
+c.register(TOKENS.CertificationExpiryStore, {
+  useFactory: (d) => new SupabaseCertificationExpiryStore(d.resolve(TOKENS.SupabaseClient)),
+});
+c.register(TOKENS.JobRegistry, {
+  useFactory: (d) =>
+    createJobRegistry({
+      certificationExpiryStore: d.resolve(TOKENS.CertificationExpiryStore),
+    }),
+});
 c.register(TOKENS.AuthorizeCaller, {
   useFactory: (d) => new AuthorizeCaller(d.resolve(TOKENS.SecretStore)),
 });

@@ -1,0 +1,138 @@
+-- certification_expiry_check: the index it walks, the notice outbox it fills,
+-- and the two batch functions the Edge Function calls through PostgREST RPC.
+-- Each call is one short transaction over at most p_batch_size rows; time comes
+-- in as p_now from the job's clock, so a run sees one instant throughout and
+-- re-running with the same p_now changes nothing.
+
+-- Active certifications in expiry order: the expiry batches take the oldest due
+-- rows from its front, the notice batches walk a window of it by key. Rows leave
+-- the index when they stop being active, so it stays as small as the active set.
+create index certification_active_expires_idx
+  on public.certification (expires_at, id)
+  where status = 'active';
+
+-- One row per certification and warning window, for the notification service
+-- to send and mark sent_at. peer_mentor_id is a copy for the sender, with no
+-- foreign key: the cascade through certification_id already removes notices
+-- when a mentor goes, and a second one would need its own index on every insert.
+create table public.certification_expiry_notice (
+  id bigint generated always as identity primary key,
+  certification_id uuid not null references public.certification (id) on delete cascade,
+  peer_mentor_id uuid not null,
+  window_days integer not null check (window_days between 1 and 365),
+  expires_at timestamptz not null,
+  created_at timestamptz not null default now(),
+  sent_at timestamptz,
+  constraint certification_expiry_notice_once unique (certification_id, window_days)
+);
+
+comment on table public.certification_expiry_notice is
+  'Outbox of certification expiry warnings, one per certification and window; '
+  'written by certification_expiry_check, sent by the notification service.';
+
+-- What the sender polls: unsent notices, oldest first.
+create index certification_expiry_notice_unsent_idx
+  on public.certification_expiry_notice (id)
+  where sent_at is null;
+
+alter table public.certification_expiry_notice enable row level security;
+revoke all on public.certification_expiry_notice from public, anon, authenticated;
+grant select, insert, update on public.certification_expiry_notice to service_role;
+
+-- Expires up to p_batch_size active certifications whose expires_at <= p_now,
+-- oldest first. skip locked: a row another writer holds is left for the next
+-- batch or night instead of making this one wait. more = the batch was full.
+create function public.certification_expire_batch(p_now timestamptz, p_batch_size integer)
+returns table (expired integer, more boolean)
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_expired integer;
+begin
+  if p_now is null or p_batch_size is null or p_batch_size not between 1 and 100000 then
+    raise exception 'certification_expire_batch needs p_now and p_batch_size from 1 to 100000, '
+      'got % and %', p_now, p_batch_size using errcode = '22023';
+  end if;
+  with due as (
+    select c.id
+    from public.certification c
+    where c.status = 'active' and c.expires_at <= p_now
+    order by c.expires_at, c.id
+    limit p_batch_size
+    for update skip locked
+  )
+  update public.certification c
+  set status = 'expired', expired_at = p_now, updated_at = p_now
+  from due
+  where c.id = due.id;
+  get diagnostics v_expired = row_count;
+  return query select v_expired, v_expired = p_batch_size;
+end;
+$$;
+
+-- Queues one notice for each of the next p_batch_size active certifications
+-- (after the key p_after_expires_at, p_after_id) that expire within
+-- p_window_days after p_now. Walking by key keeps every batch as cheap as the
+-- first; on conflict makes a re-run (or an overlapping one) insert nothing twice.
+-- last_* is the key to pass as p_after_* next; more = the batch was full.
+create function public.certification_queue_expiry_notices_batch(
+  p_now timestamptz,
+  p_window_days integer,
+  p_batch_size integer,
+  p_after_expires_at timestamptz default null,
+  p_after_id uuid default null
+) returns table (queued integer, more boolean, last_expires_at timestamptz, last_id uuid)
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if p_now is null or p_window_days is null or p_window_days not between 1 and 365
+    or p_batch_size is null or p_batch_size not between 1 and 100000
+    or (p_after_expires_at is null) <> (p_after_id is null) then
+    raise exception 'certification_queue_expiry_notices_batch needs p_now, p_window_days from 1 '
+      'to 365, p_batch_size from 1 to 100000 and both or neither of p_after_*, got %, %, %, %, %',
+      p_now, p_window_days, p_batch_size, p_after_expires_at, p_after_id using errcode = '22023';
+  end if;
+  return query
+  with candidate as (
+    select c.id, c.peer_mentor_id, c.expires_at
+    from public.certification c
+    where c.status = 'active'
+      and c.expires_at > p_now
+      and c.expires_at <= p_now + make_interval(days => p_window_days)
+      and (p_after_id is null or (c.expires_at, c.id) > (p_after_expires_at, p_after_id))
+    order by c.expires_at, c.id
+    limit p_batch_size
+  ),
+  inserted as (
+    insert into public.certification_expiry_notice
+      (certification_id, peer_mentor_id, window_days, expires_at, created_at)
+    select id, peer_mentor_id, p_window_days, expires_at, p_now
+    from candidate
+    on conflict (certification_id, window_days) do nothing
+    returning 1
+  ),
+  tail as (
+    select expires_at, id from candidate order by expires_at desc, id desc limit 1
+  )
+  select (select count(*)::integer from inserted),
+    (select count(*) from candidate) = p_batch_size,
+    (select expires_at from tail),
+    (select id from tail);
+end;
+$$;
+
+-- Supabase grants new functions in public to anon and authenticated by default.
+revoke all on function public.certification_expire_batch(timestamptz, integer)
+  from public, anon, authenticated;
+revoke all on function public.certification_queue_expiry_notices_batch(
+  timestamptz, integer, integer, timestamptz, uuid
+) from public, anon, authenticated;
+grant execute on function public.certification_expire_batch(timestamptz, integer) to service_role;
+grant execute on function public.certification_queue_expiry_notices_batch(
+  timestamptz, integer, integer, timestamptz, uuid
+) to service_role;
+
+insert into public.scheduler_nightly_job (job_name) values ('certification_expiry_check')
+on conflict (job_name) do nothing;
