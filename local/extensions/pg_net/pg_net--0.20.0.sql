@@ -108,7 +108,7 @@ begin
 
   -- As the real one: a missing Content-Type is added, any other value rejected.
   if content_type is null then
-    headers := coalesce(headers, '{}'::jsonb) || '{"Content-Type": "application/json"}'::jsonb;
+    headers := headers || '{"Content-Type": "application/json"}'::jsonb;
   end if;
   if content_type <> 'application/json' then
     raise exception 'Content-Type header must be "application/json"';
