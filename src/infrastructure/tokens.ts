@@ -7,6 +7,8 @@ export const TOKENS = {
   ExecutionLogRepository: Symbol("ExecutionLogRepository"),
   JobLock: Symbol("JobLock"),
   CertificationExpiryStore: Symbol("CertificationExpiryStore"),
+  CertificationChangeFeed: Symbol("CertificationChangeFeed"),
+  DynamicsPortalClient: Symbol("DynamicsPortalClient"),
   JobRegistry: Symbol("JobRegistry"),
   AuthorizeCaller: Symbol("AuthorizeCaller"),
   RunJob: Symbol("RunJob"),

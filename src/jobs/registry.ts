@@ -1,7 +1,10 @@
+import type { CertificationChangeFeed } from "../application/ports/certification_change_feed.ts";
 import type { CertificationExpiryStore } from "../application/ports/certification_expiry_store.ts";
+import type { DynamicsPortalClient } from "../application/ports/dynamics_portal_client.ts";
 import type { JobHandler, JobRegistry } from "../domain/job.ts";
 import { certificationExpiryCheck } from "./certification_expiry_check.ts";
 import { heartbeat } from "./heartbeat.ts";
+import { hlfDynamicsSync } from "./hlf_dynamics_sync.ts";
 
 /**
  * The ports jobs need, bound here so a handler gets only its own and never a
@@ -9,6 +12,8 @@ import { heartbeat } from "./heartbeat.ts";
  */
 export interface JobPorts {
   readonly certificationExpiryStore: CertificationExpiryStore;
+  readonly certificationChangeFeed: CertificationChangeFeed;
+  readonly dynamicsPortalClient: DynamicsPortalClient;
 }
 
 /** Every job the scheduler can run. Adding a job: one file in src/jobs/ and one line here. */
@@ -16,5 +21,9 @@ export function createJobRegistry(ports: JobPorts): JobRegistry {
   return new Map<string, JobHandler>([
     ["heartbeat", heartbeat()],
     ["certification_expiry_check", certificationExpiryCheck(ports.certificationExpiryStore)],
+    [
+      "hlf_dynamics_sync",
+      hlfDynamicsSync({ portal: ports.dynamicsPortalClient, feed: ports.certificationChangeFeed }),
+    ],
   ]);
 }

@@ -7,8 +7,11 @@ import { RunJob } from "../../../src/application/run_job.ts";
 import { systemClock } from "../../../src/domain/clock.ts";
 import { loadConfig } from "../../../src/infrastructure/config.ts";
 import { edgeRuntimeKeepAlive } from "../../../src/infrastructure/edge_runtime.ts";
+import { createDynamicsPortalClient } from "../../../src/infrastructure/dynamics/create_dynamics_portal_client.ts";
+import { timerSleep } from "../../../src/infrastructure/dynamics/http_retry.ts";
 import { createSchedulerHandler } from "../../../src/infrastructure/http/scheduler_handler.ts";
 import { JsonLogger } from "../../../src/infrastructure/logging/json_logger.ts";
+import { SupabaseCertificationChangeFeed } from "../../../src/infrastructure/supabase/supabase_certification_change_feed.ts";
 import { SupabaseCertificationExpiryStore } from "../../../src/infrastructure/supabase/supabase_certification_expiry_store.ts";
 import { createServiceClient } from "../../../src/infrastructure/supabase/supabase_client.ts";
 import { SupabaseExecutionLogRepository } from "../../../src/infrastructure/supabase/supabase_execution_log_repository.ts";
@@ -41,10 +44,24 @@ c.register(TOKENS.JobLock, {
 c.register(TOKENS.CertificationExpiryStore, {
   useFactory: (d) => new SupabaseCertificationExpiryStore(d.resolve(TOKENS.SupabaseClient)),
 });
+c.register(TOKENS.CertificationChangeFeed, {
+  useFactory: (d) => new SupabaseCertificationChangeFeed(d.resolve(TOKENS.SupabaseClient)),
+});
+// The no-op client unless HLF_DYNAMICS_SYNC_ENABLED=true; see dynamics_config.ts.
+c.register(TOKENS.DynamicsPortalClient, {
+  useFactory: (d) =>
+    createDynamicsPortalClient((name) => Deno.env.get(name), {
+      fetch: (input, init) => fetch(input, init),
+      clock: d.resolve(TOKENS.Clock),
+      sleep: timerSleep,
+    }),
+});
 c.register(TOKENS.JobRegistry, {
   useFactory: (d) =>
     createJobRegistry({
       certificationExpiryStore: d.resolve(TOKENS.CertificationExpiryStore),
+      certificationChangeFeed: d.resolve(TOKENS.CertificationChangeFeed),
+      dynamicsPortalClient: d.resolve(TOKENS.DynamicsPortalClient),
     }),
 });
 c.register(TOKENS.AuthorizeCaller, {
