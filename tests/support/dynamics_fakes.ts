@@ -10,7 +10,16 @@ import type {
   PortalUpsertResult,
 } from "../../src/application/ports/dynamics_portal_client.ts";
 import type { CertificationStatus } from "../../src/domain/certification_status.ts";
+import type { Clock } from "../../src/domain/clock.ts";
 import type { JobContext } from "../../src/domain/job.ts";
+import { ClientCredentialsTokenProvider } from "../../src/infrastructure/dynamics/client_credentials_token_provider.ts";
+import {
+  DataversePortalClient,
+  type DataverseSettings,
+} from "../../src/infrastructure/dynamics/dataverse_portal_client.ts";
+import type { Sleep } from "../../src/infrastructure/dynamics/http_retry.ts";
+import { Redacted } from "../../src/infrastructure/dynamics/redacted.ts";
+import { FAKE_APP } from "./fake_dataverse.ts";
 import { RecordingLogger, SteppingClock } from "./fakes.ts";
 
 /** A certification status with readable defaults; `n` makes the ids distinct and sortable. */
@@ -126,4 +135,73 @@ export function aJobContext(options: {
     logger,
   };
   return { context, clock, controller, logger };
+}
+
+/** A clock that moves only when told to (or when RecordingSleep sleeps). */
+export class ManualClock implements Clock {
+  #now: number;
+
+  constructor(start = new Date("2026-11-27T02:00:00.000Z")) {
+    this.#now = start.getTime();
+  }
+
+  now(): Date {
+    return new Date(this.#now);
+  }
+
+  advance(ms: number): void {
+    this.#now += ms;
+  }
+}
+
+/** A sleep that returns at once, records the pause and moves the clock by it. */
+export class RecordingSleep {
+  readonly pauses: number[] = [];
+
+  constructor(readonly clock: ManualClock) {}
+
+  readonly sleep: Sleep = (ms, signal) => {
+    if (signal.aborted) return Promise.reject(signal.reason);
+    this.pauses.push(ms);
+    this.clock.advance(ms);
+    return Promise.resolve();
+  };
+}
+
+/** A Dataverse client and token provider wired to a FakeDataverse, with fast retries. */
+export function aDataverseClient(options: {
+  baseUrl: string;
+  fetch: typeof fetch;
+  settings?: Partial<DataverseSettings>;
+  tokenLifetimeMarginMs?: number;
+}) {
+  const clock = new ManualClock();
+  const sleeper = new RecordingSleep(clock);
+  const deps = { fetch: options.fetch, clock, sleep: sleeper.sleep };
+  const backoff = { baseMs: 100, maxMs: 1_000 };
+  const tokens = new ClientCredentialsTokenProvider({
+    tokenUrl: `${options.baseUrl}/${FAKE_APP.tenantId}/oauth2/v2.0/token`,
+    clientId: FAKE_APP.clientId,
+    clientSecret: new Redacted(FAKE_APP.clientSecret),
+    scope: FAKE_APP.scope,
+    refreshMarginMs: options.tokenLifetimeMarginMs ?? 60_000,
+    maxAttempts: 3,
+    backoff,
+  }, deps);
+  const client = new DataversePortalClient(
+    {
+      apiUrl: `${options.baseUrl}/api/data/v9.2/`,
+      entitySet: FAKE_APP.entitySet,
+      alternateKey: FAKE_APP.alternateKey,
+      concurrency: 4,
+      maxAttempts: 4,
+      maxRetryAfterMs: 10_000,
+      requestTimeoutMs: 5_000,
+      backoff,
+      ...options.settings,
+    },
+    tokens,
+    deps,
+  );
+  return { client, tokens, clock, sleeper };
 }
