@@ -23,7 +23,7 @@ const schema = z.object({
   // Hosted wall clock is 150 s (free) / 400 s (paid); leave room to write the log.
   SCHEDULER_JOB_BUDGET_MS: z.coerce.number().int().min(1_000).max(390_000).default(120_000),
   SCHEDULER_LEASE_GRACE_MS: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
-  SCHEDULER_SECRET_CACHE_MS: z.coerce.number().int().min(0).max(600_000).default(60_000),
+  SCHEDULER_SECRET_CACHE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   PORT: z.coerce.number().int().min(1).max(65_535).optional(),
 });
 

@@ -19,7 +19,7 @@ export class VaultSecretStore implements SecretStore {
   #cached: { value: string; readAt: number } | null = null;
   #inflight: Promise<string> | null = null;
 
-  constructor(client: SupabaseClient, clock: Clock, ttlMs = 60_000) {
+  constructor(client: SupabaseClient, clock: Clock, ttlMs = 10_000) {
     this.#client = client;
     this.#clock = clock;
     this.#ttlMs = ttlMs;

@@ -1,0 +1,127 @@
+// Through PostgREST, only the service role reaches the log, the lease, the secret and Vault.
+import assert from "node:assert/strict";
+import { connect, signJwt, stackEnv } from "../support/stack.ts";
+
+const env = stackEnv();
+const rest = (path: string, key: string, init: RequestInit = {}) =>
+  fetch(`${env.API_URL}/rest/v1/${path}`, {
+    ...init,
+    headers: {
+      apikey: key,
+      authorization: `Bearer ${key}`,
+      "content-type": "application/json",
+      ...init.headers,
+    },
+  });
+
+async function callers() {
+  const authenticated = await signJwt({
+    role: "authenticated",
+    sub: crypto.randomUUID(),
+    exp: Math.floor(Date.now() / 1000) + 600,
+  });
+  return { anon: env.ANON_KEY, authenticated };
+}
+
+Deno.test("the service role can read the log and call the secret function (the control case)", async () => {
+  const log = await rest("scheduler_execution_log?select=id&limit=1", env.SERVICE_ROLE_KEY);
+  assert.equal(log.status, 200);
+  await log.body?.cancel();
+  const secret = await rest("rpc/scheduler_current_secret", env.SERVICE_ROLE_KEY, {
+    method: "POST",
+    body: "{}",
+  });
+  assert.equal(secret.status, 200);
+  assert.equal(await secret.json(), env.SCHEDULER_SECRET);
+});
+
+for (const table of ["scheduler_execution_log", "scheduler_job_lease", "scheduler_nightly_job"]) {
+  Deno.test(`anon and authenticated cannot read or write ${table}`, async () => {
+    for (const [who, key] of Object.entries(await callers())) {
+      const read = await rest(`${table}?select=*`, key);
+      const body = await read.text();
+      assert.ok(
+        read.status === 401 || read.status === 403,
+        `${who} read ${table}: ${read.status} ${body}`,
+      );
+      const write = await rest(table, key, {
+        method: "POST",
+        body: JSON.stringify({ job_name: "x" }),
+      });
+      await write.body?.cancel();
+      assert.ok(
+        write.status === 401 || write.status === 403,
+        `${who} wrote ${table}: ${write.status}`,
+      );
+    }
+  });
+}
+
+// Real arguments, so a refusal means "no privilege", not "no such function".
+const lease = {
+  p_job_name: "heartbeat",
+  p_owner: crypto.randomUUID(),
+  p_now: new Date().toISOString(),
+  p_expires_at: new Date(Date.now() + 60_000).toISOString(),
+};
+for (
+  const [fn, args] of [
+    ["scheduler_current_secret", {}],
+    ["scheduler_acquire_lease", lease],
+    ["scheduler_release_lease", { p_job_name: "heartbeat", p_owner: lease.p_owner }],
+    ["scheduler_dispatch", { p_job_name: "heartbeat" }],
+    ["scheduler_dispatch_nightly", {}],
+  ] as const
+) {
+  Deno.test(`anon and authenticated cannot call ${fn}()`, async () => {
+    for (const [who, key] of Object.entries(await callers())) {
+      const response = await rest(`rpc/${fn}`, key, { method: "POST", body: JSON.stringify(args) });
+      const body = await response.text();
+      assert.ok(
+        response.status === 401 || response.status === 403,
+        `${who} called ${fn}: ${response.status} ${body}`,
+      );
+      assert.ok(!body.includes(env.SCHEDULER_SECRET));
+    }
+  });
+}
+
+Deno.test("the service role cannot post requests itself through the dispatch functions", async () => {
+  for (
+    const [fn, args] of [["scheduler_dispatch_nightly", {}], ["scheduler_dispatch", {
+      p_job_name: "heartbeat",
+    }]]
+  ) {
+    const response = await rest(`rpc/${fn}`, env.SERVICE_ROLE_KEY, {
+      method: "POST",
+      body: JSON.stringify(args),
+    });
+    const body = await response.text();
+    assert.equal(response.status, 403, `service_role called ${fn}: ${response.status} ${body}`);
+  }
+});
+
+Deno.test("anon and authenticated cannot reach Vault, through PostgREST or in SQL", async () => {
+  for (const [who, key] of Object.entries(await callers())) {
+    const response = await rest("decrypted_secrets?select=*", key, {
+      headers: { "accept-profile": "vault" },
+    });
+    const body = await response.text();
+    assert.ok(response.status >= 400, `${who} read vault: ${response.status}`);
+    assert.ok(!body.includes(env.SCHEDULER_SECRET));
+  }
+  const sql = connect();
+  try {
+    for (const role of ["anon", "authenticated"]) {
+      await assert.rejects(
+        sql.begin(async (tx) => {
+          await tx.unsafe(`set local role ${role}`);
+          await tx`select decrypted_secret from vault.decrypted_secrets`;
+        }),
+        /permission denied/,
+      );
+    }
+  } finally {
+    await sql.end();
+  }
+});

@@ -1,0 +1,131 @@
+// The function through the local gateway, with the real Postgres, PostgREST and Vault stand-in.
+import assert from "node:assert/strict";
+import { callScheduler, connect, stackEnv } from "../support/stack.ts";
+
+Deno.test("POST with the Vault secret runs the job and writes a complete scheduler_execution_log row", async () => {
+  const sql = connect();
+  try {
+    const { status, body } = await callScheduler({ job_name: "heartbeat" });
+    assert.equal(status, 200);
+    assert.equal(body.status, "succeeded");
+    const [row] = await sql`
+      select job_name, trigger, status, started_at, finished_at, duration_ms, error_message, summary
+      from scheduler_execution_log where id = ${body.execution_id as string}`;
+    assert.equal(row.job_name, "heartbeat");
+    assert.equal(row.trigger, "manual");
+    assert.equal(row.status, "succeeded");
+    assert.equal(row.error_message, null);
+    assert.equal(row.started_at.toISOString(), body.started_at);
+    assert.equal(row.finished_at.toISOString(), body.finished_at);
+    assert.equal(row.duration_ms, body.duration_ms);
+    assert.equal(row.summary.trigger, "manual");
+  } finally {
+    await sql.end();
+  }
+});
+
+Deno.test("a wrong or missing secret gets 401 and leaves no row", async () => {
+  const sql = connect();
+  try {
+    const before = await sql`select count(*)::int as n from scheduler_execution_log`;
+    for (const secret of ["wrong-secret", null]) {
+      const { status, body } = await callScheduler({ job_name: "heartbeat" }, { secret });
+      assert.equal(status, 401);
+      assert.equal((body.error as { code: string }).code, "unauthorized");
+    }
+    const after = await sql`select count(*)::int as n from scheduler_execution_log`;
+    assert.equal(after[0].n, before[0].n);
+  } finally {
+    await sql.end();
+  }
+});
+
+Deno.test("an unknown job gets 404 and a failed row naming it", async () => {
+  const sql = connect();
+  try {
+    const name = `no_such_job_${crypto.randomUUID().slice(0, 8)}`;
+    const { status } = await callScheduler({ job_name: name, trigger: "cron" });
+    assert.equal(status, 404);
+    const rows = await sql`select status, trigger, error_message from scheduler_execution_log
+      where job_name = ${name}`;
+    assert.deepEqual(rows.map((r) => [r.status, r.trigger]), [["failed", "cron"]]);
+    assert.match(rows[0].error_message, /no handler is registered/);
+  } finally {
+    await sql.end();
+  }
+});
+
+Deno.test("after vault.update_secret the new secret works and the old one fails, with no restart", async () => {
+  const sql = connect();
+  const env = stackEnv();
+  const rotated = `rotated-${crypto.randomUUID()}`;
+  try {
+    await sql`select vault.update_secret(id, ${rotated}) from vault.secrets
+      where name = 'nightly_scheduler_secret'`;
+    const fresh = await callScheduler({ job_name: "heartbeat" }, { secret: rotated });
+    assert.equal(fresh.status, 200);
+    const stale = await callScheduler({ job_name: "heartbeat" }, { secret: env.SCHEDULER_SECRET });
+    assert.equal(stale.status, 401);
+  } finally {
+    await sql`select vault.update_secret(id, ${env.SCHEDULER_SECRET}) from vault.secrets
+      where name = 'nightly_scheduler_secret'`;
+    await sql.end();
+  }
+  assert.equal((await callScheduler({ job_name: "heartbeat" })).status, 200);
+});
+
+Deno.test("two overlapping runs of one job: the second is skipped and recorded", async () => {
+  const sql = connect();
+  try {
+    const first = callScheduler({ job_name: "heartbeat", payload: { hold_ms: 1500 } });
+    // Poll until the first run holds the lease, then start the second.
+    for (let i = 0; i < 100; i++) {
+      const [held] = await sql`select count(*)::int as n from scheduler_job_lease
+        where job_name = 'heartbeat'`;
+      if (held.n > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const second = await callScheduler({ job_name: "heartbeat" });
+    const done = await first;
+    assert.equal(done.body.status, "succeeded");
+    assert.equal(second.status, 200);
+    assert.equal(second.body.status, "skipped");
+    const [row] = await sql`select status, error_message from scheduler_execution_log
+      where id = ${second.body.execution_id as string}`;
+    assert.equal(row.status, "skipped");
+    assert.match(row.error_message, new RegExp(done.body.execution_id as string));
+  } finally {
+    await sql.end();
+  }
+});
+
+Deno.test("the lease function takes over a lapsed lease and closes the dead run as timed_out", async () => {
+  const sql = connect();
+  const job = `lease_test_${crypto.randomUUID().slice(0, 8)}`;
+  const dead = crypto.randomUUID();
+  const next = crypto.randomUUID();
+  try {
+    await sql`insert into scheduler_execution_log (id, job_name, trigger, status, started_at)
+      values (${dead}, ${job}, 'cron', 'running', '2026-01-01T02:00:00Z')`;
+    const [held] = await sql`select * from scheduler_acquire_lease(${job}, ${dead},
+      '2026-01-01T02:00:00Z', '2026-01-01T02:03:00Z')`;
+    assert.equal(held.acquired, true);
+    const [refused] = await sql`select * from scheduler_acquire_lease(${job}, ${next},
+      '2026-01-01T02:02:59Z', '2026-01-01T02:06:00Z')`;
+    assert.deepEqual([refused.acquired, refused.held_by], [false, dead]);
+    const [taken] = await sql`select * from scheduler_acquire_lease(${job}, ${next},
+      '2026-01-01T02:03:00Z', '2026-01-01T02:06:00Z')`;
+    assert.equal(taken.acquired, true);
+    const [closed] = await sql`select status, finished_at from scheduler_execution_log
+      where id = ${dead}`;
+    assert.equal(closed.status, "timed_out");
+    assert.equal(closed.finished_at.toISOString(), "2026-01-01T02:03:00.000Z");
+    await sql`select scheduler_release_lease(${job}, ${dead})`;
+    const [still] = await sql`select owner from scheduler_job_lease where job_name = ${job}`;
+    assert.equal(still.owner, next, "a stale owner cannot release a lease taken over");
+  } finally {
+    await sql`delete from scheduler_job_lease where job_name = ${job}`;
+    await sql`delete from scheduler_execution_log where job_name = ${job}`;
+    await sql.end();
+  }
+});
