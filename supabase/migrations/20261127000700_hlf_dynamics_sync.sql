@@ -25,7 +25,11 @@
 -- sends every certification once.
 alter table public.certification add column change_xid xid8 not null default '0';
 
+-- Two ways into the feed (see scheduler_certification_changes): the whole
+-- table in change order, and one mentor's certifications in change order.
 create index certification_change_idx on public.certification (change_xid, id);
+create index certification_mentor_change_idx
+  on public.certification (peer_mentor_id, change_xid, id);
 
 create function public.certification_stamp_change()
 returns trigger
@@ -86,6 +90,10 @@ $$;
 
 -- Up to p_limit changed certifications of one organisation after the cursor
 -- (null: from the start), in (change_xid, id) order, below the snapshot's xmin.
+-- An organisation with few mentors is read mentor by mentor (one index probe
+-- each); walking the whole table in change order would scan every other
+-- organisation's rows first. A large one is read in change order, where its
+-- own rows are dense. Either way a batch costs a bounded amount of work.
 create function public.scheduler_certification_changes(
   p_organisation_code text,
   p_after_change_xid text,
@@ -106,10 +114,15 @@ stable
 set search_path = ''
 as $$
 declare
+  -- The snapshot the reads below see (a stable function shares its caller's),
+  -- so every transaction under the horizon is visible to them or aborted.
   v_snapshot pg_snapshot := pg_current_snapshot();
+  v_horizon xid8 := pg_snapshot_xmin(v_snapshot);
   -- Below every real stamp ('0' sorts first; the nil uuid is below every gen_random_uuid()).
   v_after_xid xid8 := coalesce(p_after_change_xid::xid8, '0'::xid8);
   v_after_id uuid := coalesce(p_after_certification_id, '00000000-0000-0000-0000-000000000000');
+  v_organisation_id uuid;
+  v_mentors bigint;
 begin
   if p_limit is null or p_limit < 1 or p_limit > 1000 then
     raise exception 'p_limit must be from 1 to 1000, got %', p_limit;
@@ -117,17 +130,41 @@ begin
   if v_after_xid >= pg_snapshot_xmax(v_snapshot) then
     raise exception 'Cursor ''%'' is ahead of this cluster''s transaction ids; after a restore, reset the sync cursor', v_after_xid;
   end if;
-  return query
-    select c.change_xid::text, c.id, c.peer_mentor_id, c.certification_type, c.status,
-           c.issued_at, c.expires_at, c.expired_at
-    from public.certification c
-    join public.peer_mentor pm on pm.id = c.peer_mentor_id
-    join public.organisation o on o.id = pm.organisation_id
-    where o.code = p_organisation_code
-      and (c.change_xid, c.id) > (v_after_xid, v_after_id)
-      and c.change_xid < pg_snapshot_xmin(v_snapshot)
-    order by c.change_xid, c.id
-    limit p_limit;
+  select o.id into v_organisation_id from public.organisation o where o.code = p_organisation_code;
+  if v_organisation_id is null then
+    return;
+  end if;
+  select count(*) into v_mentors
+  from (select 1 from public.peer_mentor pm where pm.organisation_id = v_organisation_id limit 5001) m;
+
+  if v_mentors <= 5000 then
+    return query
+      select c.change_xid::text, c.id, c.peer_mentor_id, c.certification_type, c.status,
+             c.issued_at, c.expires_at, c.expired_at
+      from public.peer_mentor pm
+      cross join lateral (
+        select c1.* from public.certification c1
+        where c1.peer_mentor_id = pm.id
+          and (c1.change_xid, c1.id) > (v_after_xid, v_after_id)
+          and c1.change_xid < v_horizon
+        order by c1.change_xid, c1.id
+        limit p_limit
+      ) c
+      where pm.organisation_id = v_organisation_id
+      order by c.change_xid, c.id
+      limit p_limit;
+  else
+    return query
+      select c.change_xid::text, c.id, c.peer_mentor_id, c.certification_type, c.status,
+             c.issued_at, c.expires_at, c.expired_at
+      from public.certification c
+      join public.peer_mentor pm on pm.id = c.peer_mentor_id
+      where pm.organisation_id = v_organisation_id
+        and (c.change_xid, c.id) > (v_after_xid, v_after_id)
+        and c.change_xid < v_horizon
+      order by c.change_xid, c.id
+      limit p_limit;
+  end if;
 end;
 $$;
 
