@@ -117,7 +117,7 @@ export function stackTables(
     `ratio scheduler / bare (p50): ${(cold.scheduler.p50 / cold.bare.p50).toFixed(1)}x`,
     "",
     table(["dispatch + log (local stack)", "requests", "p50", "p99", "max"], [
-      row("401 before any database call (gateway + function baseline)", dispatch.refused),
+      row("wrong secret -> 401 (gateway + function + one fresh Vault read)", dispatch.refused),
       row("heartbeat: auth + lease + 2 log writes + release, client side", dispatch.full),
       row("heartbeat: started_at -> finished_at, server side", dispatch.serverSide),
     ]),

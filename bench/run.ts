@@ -1,0 +1,34 @@
+// `deno task bench`: every benchmark, printed as Markdown tables.
+//   deno task bench            dispatch with fakes; with the local stack up, also
+//                              cold start, dispatch + log, and certification_expiry_check
+//   deno task bench --quick    certification_expiry_check at 10k and 100k only
+import {
+  certificationExpiryBench,
+  certificationExpiryTable,
+} from "./certification_expiry_bench.ts";
+import { dispatchBench, dispatchTable } from "./dispatch_bench.ts";
+import { coldStartBench, dispatchAndLogBench, stackTables } from "./stack_bench.ts";
+
+const quick = Deno.args.includes("--quick");
+const stackUp = await Deno.stat(new URL("../.local/stack.env", import.meta.url)).then(
+  () => true,
+  () => false,
+);
+
+console.log(
+  `# nightly-scheduler benchmarks (${new Date().toISOString()}, Deno ${Deno.version.deno})\n`,
+);
+console.log("==> dispatch overhead with fakes (10,000 requests)");
+console.log(dispatchTable(await dispatchBench()), "\n");
+
+if (!stackUp) {
+  console.log(
+    "The local stack is down: start it with `deno task stack:up` for the database figures.",
+  );
+  Deno.exit(0);
+}
+console.log("==> cold start and dispatch + log on the local stack");
+console.log(stackTables(await coldStartBench(), await dispatchAndLogBench()), "\n");
+const sizes = quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000];
+console.log(`==> certification_expiry_check at ${sizes.join(", ")} certifications (takes minutes)`);
+console.log(certificationExpiryTable(await certificationExpiryBench(sizes)));
