@@ -11,7 +11,16 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LOCAL="$ROOT/.local"
-PGDATA="$LOCAL/pgdata"
+# PostgreSQL runs as the postgres user, who must reach its data directory. A
+# checkout below a folder postgres cannot enter (say /root) keeps its cluster
+# under /var/lib/postgresql instead, one per checkout.
+if runuser -u postgres -- test -x "$ROOT" 2>/dev/null; then
+  PGHOME="$LOCAL"
+else
+  PGHOME="/var/lib/postgresql/nightly-scheduler-$(printf %s "$ROOT" | md5sum | cut -c1-12)"
+fi
+PGDATA="$PGHOME/pgdata"
+PGLOG="$PGHOME/logs/postgres.log"
 LOGS="$LOCAL/logs"
 RUN="$LOCAL/run"
 PGBIN=/usr/lib/postgresql/15/bin
@@ -123,9 +132,8 @@ check_tools() {
 pg_running() { runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; }
 
 init_postgres() {
-  runuser -u postgres -- test -x "$LOCAL" ||
-    fail "the postgres user cannot reach $LOCAL: every parent folder needs o+x"
-  say "creating database cluster in .local/pgdata"
+  say "creating database cluster in $PGDATA"
+  [ "$PGHOME" = "$LOCAL" ] || install -d -o postgres -g postgres -m 0700 "$PGHOME"
   install -d -o postgres -g postgres -m 0700 "$PGDATA"
   runuser -u postgres -- "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth=trust \
     --encoding=UTF8 --locale=C.UTF-8 >"$LOGS/initdb.log" 2>&1 || fail "initdb failed" "$LOGS/initdb.log"
@@ -164,9 +172,9 @@ start_postgres() {
     return
   fi
   say "starting PostgreSQL 15 + pg_cron on 127.0.0.1:$PG_PORT"
-  touch "$LOGS/postgres.log" && chown postgres:postgres "$LOGS/postgres.log"
-  setsid runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" -l "$LOGS/postgres.log" -w -t 60 \
-    start >/dev/null || fail "PostgreSQL did not start" "$LOGS/postgres.log"
+  mkdir -p "$(dirname "$PGLOG")" && touch "$PGLOG" && chown postgres:postgres "$PGLOG"
+  setsid runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGLOG" -w -t 60 \
+    start >/dev/null || fail "PostgreSQL did not start" "$PGLOG"
 }
 
 migrate() {
