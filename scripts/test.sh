@@ -24,6 +24,10 @@ else
   bash local/stack.sh up || exit 1
 fi
 
+echo "==> deno fmt --check, deno lint"
+deno fmt --check --quiet || exit 1
+deno lint --quiet || exit 1
+
 echo "==> deno check"
 deno check supabase/functions/nightly-scheduler/index.ts || exit 1
 deno check --config supabase/functions/nightly-scheduler/deno.json \
