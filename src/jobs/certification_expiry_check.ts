@@ -11,7 +11,7 @@ import { type ExpiryPlan, parseExpiryPayload } from "./certification_expiry_payl
 export interface CertificationExpiryCheckOptions {
   /** Warning windows in days (default 30 and 7). */
   readonly windowsDays?: readonly number[];
-  /** Certifications per batch, so per transaction (default 5,000; see BENCHMARKS.md). */
+  /** Certifications per batch, so per transaction (default 25,000; see BENCHMARKS.md). */
   readonly batchSize?: number;
   /** No batch starts that could end within this long of the deadline (default 10 s). */
   readonly safetyMarginMs?: number;
@@ -20,7 +20,7 @@ export interface CertificationExpiryCheckOptions {
 /** Default warning windows in days. */
 export const DEFAULT_WINDOWS_DAYS: readonly number[] = [30, 7];
 /** Default certifications per batch. */
-export const DEFAULT_BATCH_SIZE = 5_000;
+export const DEFAULT_BATCH_SIZE = 25_000;
 /** Default time kept free before the deadline. */
 export const DEFAULT_SAFETY_MARGIN_MS = 10_000;
 
