@@ -32,6 +32,8 @@ export interface RunJobSettings {
   readonly budgetMs: number;
   /** Extra lease time past the budget, so a lease outlives a run that ends late but not a dead isolate. */
   readonly leaseGraceMs: number;
+  /** How long a job may take to stop and return its summary once its budget's signal aborts. */
+  readonly abortGraceMs: number;
   /** False in production: only cron triggers may run jobs there. */
   readonly allowManualTriggers: boolean;
 }
@@ -130,49 +132,66 @@ export class RunJob {
     const { clock, settings } = this.#deps;
     const controller = new AbortController();
     const timeout = new JobTimeoutError(command.jobName, settings.budgetMs);
-    let timer: number | undefined;
-    const expired = new Promise<"timed_out">((resolve) => {
-      timer = setTimeout(() => {
-        controller.abort(timeout);
-        resolve("timed_out");
-      }, settings.budgetMs);
-    });
-    try {
-      const result = await Promise.race([
-        handler(command.payload, {
-          executionId: started.executionId,
-          jobName: command.jobName,
-          trigger: command.trigger,
-          signal: controller.signal,
-          deadline: new Date(started.startedAt.getTime() + settings.budgetMs),
-          clock,
-          logger,
-        }),
-        expired,
-      ]);
-      if (result === "timed_out" || controller.signal.aborted) {
-        return finishedRecord(started, {
-          status: "timed_out",
-          finishedAt: clock.now(),
-          errorMessage: timeout.message,
-        });
-      }
+    // `then` turns a handler that throws synchronously into a rejection too.
+    const run = Promise.resolve().then(() =>
+      handler(command.payload, {
+        executionId: started.executionId,
+        jobName: command.jobName,
+        trigger: command.trigger,
+        signal: controller.signal,
+        deadline: new Date(started.startedAt.getTime() + settings.budgetMs),
+        clock,
+        logger,
+      })
+    );
+
+    let outcome = await settleWithin(run, settings.budgetMs);
+    if (outcome === undefined) {
+      controller.abort(timeout);
+      // A job that stops at its next safe point returns how far it got: give it
+      // a moment so the log keeps that summary. One that ignores the signal is
+      // recorded anyway and left behind.
+      outcome = await settleWithin(run, settings.abortGraceMs);
+      logger.warn("job.timed_out", { budget_ms: settings.budgetMs });
+      return finishedRecord(started, {
+        status: "timed_out",
+        finishedAt: clock.now(),
+        errorMessage: timeout.message,
+        summary: outcome?.ok ? (outcome.value ?? null) : null,
+      });
+    }
+    if (outcome.ok) {
       return finishedRecord(started, {
         status: "succeeded",
         finishedAt: clock.now(),
-        summary: (result ?? null) as JobSummary | null,
+        summary: outcome.value ?? null,
       });
-    } catch (error) {
-      const timedOut = controller.signal.aborted;
-      logger.warn("job.failed", { error: describe(error), timed_out: timedOut });
-      return finishedRecord(started, {
-        status: timedOut ? "timed_out" : "failed",
-        finishedAt: clock.now(),
-        errorMessage: timedOut ? timeout.message : describe(error),
-      });
-    } finally {
-      clearTimeout(timer);
     }
+    logger.warn("job.failed", { error: describe(outcome.error) });
+    return finishedRecord(started, {
+      status: "failed",
+      finishedAt: clock.now(),
+      errorMessage: describe(outcome.error),
+    });
+  }
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** How `promise` settled within `ms`, or undefined if it had not by then. */
+async function settleWithin<T>(promise: Promise<T>, ms: number): Promise<Settled<T> | undefined> {
+  let timer: number | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms)));
+  try {
+    return await Promise.race([
+      promise.then(
+        (value): Settled<T> => ({ ok: true, value }),
+        (error): Settled<T> => ({ ok: false, error }),
+      ),
+      late,
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

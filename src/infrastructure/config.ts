@@ -10,6 +10,7 @@ export interface SchedulerConfig {
   readonly environment: Environment;
   readonly jobBudgetMs: number;
   readonly leaseGraceMs: number;
+  readonly abortGraceMs: number;
   readonly secretCacheMs: number;
   readonly port: number | undefined;
 }
@@ -22,6 +23,7 @@ const schema = z.object({
   ),
   // Hosted wall clock is 150 s (free) / 400 s (paid); leave room to write the log.
   SCHEDULER_JOB_BUDGET_MS: z.coerce.number().int().min(1_000).max(390_000).default(120_000),
+  SCHEDULER_ABORT_GRACE_MS: z.coerce.number().int().min(0).max(30_000).default(2_000),
   SCHEDULER_LEASE_GRACE_MS: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
   SCHEDULER_SECRET_CACHE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   PORT: z.coerce.number().int().min(1).max(65_535).optional(),
@@ -48,6 +50,7 @@ export function loadConfig(env: (name: string) => string | undefined): Scheduler
     environment: c.SCHEDULER_ENVIRONMENT,
     jobBudgetMs: c.SCHEDULER_JOB_BUDGET_MS,
     leaseGraceMs: c.SCHEDULER_LEASE_GRACE_MS,
+    abortGraceMs: c.SCHEDULER_ABORT_GRACE_MS,
     secretCacheMs: c.SCHEDULER_SECRET_CACHE_MS,
     port: c.PORT,
   };

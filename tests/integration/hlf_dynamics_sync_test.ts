@@ -43,7 +43,12 @@ async function scenario(sql: postgres.Sql, count: number) {
     clock: systemClock,
     logger: new RecordingLogger(),
     newExecutionId: () => crypto.randomUUID(),
-    settings: { budgetMs: 30_000, leaseGraceMs: 1_000, allowManualTriggers: true },
+    settings: {
+      budgetMs: 30_000,
+      leaseGraceMs: 1_000,
+      abortGraceMs: 1_000,
+      allowManualTriggers: true,
+    },
   });
   const run = async () => {
     await waitForFeedHorizon(sql, code);

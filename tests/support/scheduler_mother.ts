@@ -36,6 +36,7 @@ export function fakeScheduler(options: {
     settings: {
       budgetMs: 5_000,
       leaseGraceMs: 1_000,
+      abortGraceMs: 50,
       allowManualTriggers: true,
       ...options.settings,
     },

@@ -153,3 +153,33 @@ Deno.test("RunJob.execute() still answers when releasing the lease fails, and lo
   assert.equal(result.kind, "completed");
   assert.ok(s.logger.lines.some((l) => l.event === "job.lock_release_failed"));
 });
+
+Deno.test("RunJob.execute() keeps the summary of a job that stops when its budget runs out", async () => {
+  const s = fakeScheduler({
+    settings: { budgetMs: 10, abortGraceMs: 1_000 },
+    jobs: {
+      batches: (_payload, context) =>
+        new Promise((resolve) =>
+          context.signal.addEventListener("abort", () => resolve({ batches: 3, complete: false }))
+        ),
+    },
+  });
+  await s.runJob.execute({ jobName: "batches", trigger: "cron", payload: {} });
+  const [record] = s.log.records();
+  assert.equal(record.status, "timed_out");
+  assert.deepEqual(record.summary, { batches: 3, complete: false });
+});
+
+Deno.test("RunJob.execute() records a handler that throws synchronously as failed", async () => {
+  const s = fakeScheduler({
+    jobs: {
+      eager: () => {
+        throw new RangeError("bad input");
+      },
+    },
+  });
+  await s.runJob.execute({ jobName: "eager", trigger: "cron", payload: {} });
+  const [record] = s.log.records();
+  assert.deepEqual([record.status, record.errorMessage], ["failed", "bad input"]);
+  assert.equal(s.lock.leases.size, 0);
+});

@@ -79,6 +79,7 @@ c.register(TOKENS.RunJob, {
       settings: {
         budgetMs: config.jobBudgetMs,
         leaseGraceMs: config.leaseGraceMs,
+        abortGraceMs: config.abortGraceMs,
         allowManualTriggers: config.environment !== "production",
       },
     }),
