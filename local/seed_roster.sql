@@ -74,3 +74,7 @@ begin
   end loop;
 end;
 $$;
+
+-- Fresh statistics for the bulk-loaded tables, so the first nightly run after
+-- seeding is planned against the roster rather than against empty tables.
+analyze public.organisation, public.peer_mentor, public.certification;

@@ -314,6 +314,7 @@ cmd_up() {
 }
 
 cmd_down() {
+  stop_bg demo_dataverse demo_dataverse.ts
   stop_bg function "deno run"
   stop_bg gateway gateway.ts
   stop_bg pg_net_worker pg_net_worker.ts

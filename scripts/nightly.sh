@@ -12,6 +12,23 @@ export DENO_CERT=/etc/ssl/certs/ca-certificates.crt RUST_BACKTRACE=0
 cd "$ROOT"
 
 bash scripts/install.sh
+
+# HLF's Dynamics portal is stood in for by local/demo_dataverse.ts, and the
+# function is started with HLF_DYNAMICS_* pointing at it, so the sync runs for real.
+mkdir -p .local/logs .local/run
+if ! { pid=$(cat .local/run/demo_dataverse.pid 2>/dev/null) && kill -0 "$pid" 2>/dev/null; }; then
+  echo "==> starting the demo Dynamics portal (local/demo_dataverse.ts) on 127.0.0.1:54350"
+  rm -f .local/demo_dataverse.env
+  setsid tools/node_modules/deno/deno run --allow-net=127.0.0.1 --allow-read --allow-write=.local \
+    --allow-env local/demo_dataverse.ts >>.local/logs/demo_dataverse.log 2>&1 </dev/null &
+  echo $! >.local/run/demo_dataverse.pid
+fi
+for _ in $(seq 1 100); do [ -s .local/demo_dataverse.env ] && break; sleep 0.1; done
+[ -s .local/demo_dataverse.env ] || { echo "error: the demo portal did not start; see .local/logs/demo_dataverse.log" >&2; exit 1; }
+set -a
+# shellcheck disable=SC1091
+. .local/demo_dataverse.env
+set +a
 bash local/stack.sh up
 if [ -f local/seed_roster.sql ]; then
   echo "==> seeding the demo roster (only when absent)"

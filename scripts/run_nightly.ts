@@ -44,8 +44,14 @@ try {
     started_at: r.started_at.toISOString(),
     duration_ms: r.duration_ms,
     error: r.error_message ?? "",
-    summary: JSON.stringify(r.summary),
+    summary: r.summary === null ? "" : JSON.stringify(r.summary),
   })));
+  const demo = await fetch("http://127.0.0.1:54350/_demo/stats").then((r) => r.json(), () => null);
+  if (demo) {
+    console.log(
+      `==> demo Dynamics portal: ${demo.rows} records held, ${demo.upserts} upserts, ${demo.tokens} token(s) issued`,
+    );
+  }
   const bad = rows.filter((r) => r.status !== "succeeded").length +
     (ids.length - responses.filter((r) => r.status_code === 200).length);
   if (bad > 0) {

@@ -54,12 +54,9 @@ export class FakeDataverse {
   /** The handler as an in-process `fetch`, for unit tests without a socket. */
   readonly fetch: typeof fetch = (input, init) => this.handle(new Request(input, init));
 
-  /** Serves on a random loopback port; returns the base URL. */
-  serve(): string {
-    this.#server = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-      (request) => this.handle(request),
-    );
+  /** Serves on a loopback port (random unless given); returns the base URL. */
+  serve(port = 0, handler = (request: Request) => this.handle(request)): string {
+    this.#server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, handler);
     return `http://127.0.0.1:${(this.#server.addr as Deno.NetAddr).port}`;
   }
 
