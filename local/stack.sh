@@ -129,13 +129,16 @@ check_tools() {
   bash "$ROOT/scripts/install.sh" --extensions-only
 }
 
-pg_running() { runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; }
+# Runs a command as the postgres user from /, which it can always enter.
+as_postgres() { (cd / && runuser -u postgres -- "$@"); }
+
+pg_running() { as_postgres "$PGBIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; }
 
 init_postgres() {
   say "creating database cluster in $PGDATA"
   [ "$PGHOME" = "$LOCAL" ] || install -d -o postgres -g postgres -m 0700 "$PGHOME"
   install -d -o postgres -g postgres -m 0700 "$PGDATA"
-  runuser -u postgres -- "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth=trust \
+  as_postgres "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth=trust \
     --encoding=UTF8 --locale=C.UTF-8 >"$LOGS/initdb.log" 2>&1 || fail "initdb failed" "$LOGS/initdb.log"
   # Vault stand-in key: a file only the superuser can read, like pgsodium's root key.
   (umask 077 && random_hex >"$PGDATA/supabase_vault_local.key")
@@ -173,8 +176,8 @@ start_postgres() {
   fi
   say "starting PostgreSQL 15 + pg_cron on 127.0.0.1:$PG_PORT"
   mkdir -p "$(dirname "$PGLOG")" && touch "$PGLOG" && chown postgres:postgres "$PGLOG"
-  setsid runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGLOG" -w -t 60 \
-    start >/dev/null || fail "PostgreSQL did not start" "$PGLOG"
+  (cd / && setsid runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGLOG" -w -t 60 \
+    start >/dev/null) || fail "PostgreSQL did not start" "$PGLOG"
 }
 
 migrate() {
@@ -320,7 +323,7 @@ cmd_down() {
   stop_bg pg_net_worker pg_net_worker.ts
   stop_bg postgrest "$POSTGREST"
   if [ -f "$PGDATA/PG_VERSION" ] && pg_running; then
-    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null
+    as_postgres "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null
     say "stopped PostgreSQL"
   fi
   rm -f "$LOCAL/stack.env"

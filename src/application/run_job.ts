@@ -3,7 +3,6 @@ import { JobTimeoutError } from "../domain/errors.ts";
 import {
   type ExecutionRecord,
   finishedRecord,
-  type JobSummary,
   startedRecord,
   type Trigger,
 } from "../domain/execution_record.ts";
