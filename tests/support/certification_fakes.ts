@@ -1,5 +1,5 @@
-// An in-memory CertificationExpiryStore with the SQL functions' rules, a clock
-// that only moves when told, and builders for certifications and job contexts.
+// An in-memory CertificationExpiryStore with the SQL functions' rules, and
+// builders for certifications and job contexts.
 import type {
   CertificationExpiryStore,
   ExpireBatchResult,
@@ -8,7 +8,7 @@ import type {
 } from "../../src/application/ports/certification_expiry_store.ts";
 import type { Clock } from "../../src/domain/clock.ts";
 import type { JobContext } from "../../src/domain/job.ts";
-import { RecordingLogger } from "./fakes.ts";
+import { ManualClock, RecordingLogger } from "./fakes.ts";
 
 /** A certification as the fake store keeps it. */
 export interface FakeCertification {
@@ -17,23 +17,6 @@ export interface FakeCertification {
   expiresAt: Date;
   status: "active" | "expired" | "revoked";
   expiredAt: Date | null;
-}
-
-/** A clock that stands still until a test (or the fake store) moves it. */
-export class ManualClock implements Clock {
-  #now: number;
-
-  constructor(start = new Date("2026-11-27T02:00:00.000Z")) {
-    this.#now = start.getTime();
-  }
-
-  now(): Date {
-    return new Date(this.#now);
-  }
-
-  advance(ms: number): void {
-    this.#now += ms;
-  }
 }
 
 const DAY_MS = 86_400_000;
@@ -143,3 +126,5 @@ export function expiryContext(options: {
   };
   return { context, logger, clock };
 }
+
+export { ManualClock };

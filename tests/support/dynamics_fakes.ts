@@ -1,4 +1,5 @@
 // Hand-written fakes and builders for hlf_dynamics_sync's ports.
+import { ManualClock } from "./fakes.ts";
 import type {
   CertificationChange,
   CertificationChangeFeed,
@@ -10,7 +11,6 @@ import type {
   PortalUpsertResult,
 } from "../../src/application/ports/dynamics_portal_client.ts";
 import type { CertificationStatus } from "../../src/domain/certification_status.ts";
-import type { Clock } from "../../src/domain/clock.ts";
 import type { JobContext } from "../../src/domain/job.ts";
 import { ClientCredentialsTokenProvider } from "../../src/infrastructure/dynamics/client_credentials_token_provider.ts";
 import {
@@ -137,23 +137,6 @@ export function aJobContext(options: {
   return { context, clock, controller, logger };
 }
 
-/** A clock that moves only when told to (or when RecordingSleep sleeps). */
-export class ManualClock implements Clock {
-  #now: number;
-
-  constructor(start = new Date("2026-11-27T02:00:00.000Z")) {
-    this.#now = start.getTime();
-  }
-
-  now(): Date {
-    return new Date(this.#now);
-  }
-
-  advance(ms: number): void {
-    this.#now += ms;
-  }
-}
-
 /** A sleep that returns at once, records the pause and moves the clock by it. */
 export class RecordingSleep {
   readonly pauses: number[] = [];
@@ -205,3 +188,5 @@ export function aDataverseClient(options: {
   );
   return { client, tokens, clock, sleeper };
 }
+
+export { ManualClock };

@@ -24,6 +24,23 @@ export class SteppingClock implements Clock {
   }
 }
 
+/** A clock that stands still until a test moves it (or a fake moves it as time passes). */
+export class ManualClock implements Clock {
+  #now: number;
+
+  constructor(start = new Date("2026-11-27T02:00:00.000Z")) {
+    this.#now = start.getTime();
+  }
+
+  now(): Date {
+    return new Date(this.#now);
+  }
+
+  advance(ms: number): void {
+    this.#now += ms;
+  }
+}
+
 /** A secret store holding one secret that a test can rotate; counts reads. */
 export class FakeSecretStore implements SecretStore {
   reads = 0;
