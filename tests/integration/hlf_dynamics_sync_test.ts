@@ -165,6 +165,12 @@ Deno.test("hlf_dynamics_sync through the function is a succeeding no-op while HL
     const { status, body } = await callScheduler({ job_name: "hlf_dynamics_sync" });
     assert.equal(status, 200);
     assert.equal(body.status, "succeeded");
+    assert.notEqual(
+      (body.summary as { enabled?: boolean } | null)?.enabled,
+      true,
+      "The running function has the HLF sync enabled (scripts/nightly.sh starts it so); " +
+        "restart it without HLF_DYNAMICS_* with `bash local/stack.sh up`",
+    );
     assert.deepEqual(body.summary, {
       enabled: false,
       sent: 0,
