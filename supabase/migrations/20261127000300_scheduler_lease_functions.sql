@@ -16,17 +16,22 @@ as $$
 declare
   v_current public.scheduler_job_lease%rowtype;
 begin
-  insert into public.scheduler_job_lease (job_name, owner, acquired_at, expires_at)
-  values (p_job_name, p_owner, p_now, p_expires_at)
-  on conflict (job_name) do nothing;
-  if found then
-    return query select true, p_owner, p_expires_at;
-    return;
-  end if;
+  -- The loop closes a race: when the holder releases (deletes) the lease
+  -- between our insert and our select, the select finds no row; insert again.
+  loop
+    insert into public.scheduler_job_lease (job_name, owner, acquired_at, expires_at)
+    values (p_job_name, p_owner, p_now, p_expires_at)
+    on conflict (job_name) do nothing;
+    if found then
+      return query select true, p_owner, p_expires_at;
+      return;
+    end if;
 
-  select * into v_current from public.scheduler_job_lease
-  where job_name = p_job_name
-  for update;
+    select * into v_current from public.scheduler_job_lease
+    where job_name = p_job_name
+    for update;
+    exit when found;
+  end loop;
 
   if v_current.expires_at > p_now then
     return query select false, v_current.owner, v_current.expires_at;
