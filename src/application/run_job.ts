@@ -1,15 +1,17 @@
 import type { Clock } from "../domain/clock.ts";
 import { JobTimeoutError } from "../domain/errors.ts";
 import {
+  durationMs,
   type ExecutionRecord,
   finishedRecord,
   startedRecord,
   type Trigger,
 } from "../domain/execution_record.ts";
-import type { JobHandler, JobPayload, JobRegistry } from "../domain/job.ts";
+import type { JobPayload, JobRegistry } from "../domain/job.ts";
 import type { ExecutionLogRepository } from "./ports/execution_log_repository.ts";
 import type { JobLock, Lease } from "./ports/job_lock.ts";
 import type { Logger } from "./ports/logger.ts";
+import { type BudgetOutcome, runWithinBudget } from "./run_within_budget.ts";
 
 /** A request to run one job. */
 export interface RunJobCommand {
@@ -92,105 +94,88 @@ export class RunJob {
       owner: executionId,
       expiresAt: new Date(started.startedAt.getTime() + settings.budgetMs + settings.leaseGraceMs),
     };
-    const outcome = await lock.acquire(lease, started.startedAt);
-    if (!outcome.acquired) {
+    const held = await lock.acquire(lease, started.startedAt);
+    if (!held.acquired) {
       const record = finishedRecord(started, {
         status: "skipped",
         finishedAt: clock.now(),
-        errorMessage:
-          `Job '${command.jobName}' is already running as execution '${outcome.heldBy}'`,
+        errorMessage: `Job '${command.jobName}' is already running as execution '${held.heldBy}'`,
       });
       await log.save(record);
-      logger.info("job.skipped", { held_by: outcome.heldBy });
-      return { kind: "skipped", record, heldBy: outcome.heldBy };
+      logger.info("job.skipped", { held_by: held.heldBy });
+      return { kind: "skipped", record, heldBy: held.heldBy };
     }
 
     try {
       await log.save(started);
-      logger.info("job.started");
-      const record = await this.#runWithinBudget(handler, command, started, logger);
-      await log.save(record);
-      logger.info("job.finished", {
-        status: record.status,
-        duration_ms: record.finishedAt!.getTime() - record.startedAt.getTime(),
-      });
-      return { kind: "completed", record };
-    } finally {
-      await lock.release(lease).catch((error) =>
-        logger.error("job.lock_release_failed", { error: describe(error) })
-      );
+    } catch (error) {
+      await this.#release(lease, logger);
+      throw error;
     }
-  }
-
-  async #runWithinBudget(
-    handler: JobHandler,
-    command: RunJobCommand,
-    started: ExecutionRecord,
-    logger: Logger,
-  ): Promise<ExecutionRecord> {
-    const { clock, settings } = this.#deps;
-    const controller = new AbortController();
-    const timeout = new JobTimeoutError(command.jobName, settings.budgetMs);
-    // `then` turns a handler that throws synchronously into a rejection too.
-    const run = Promise.resolve().then(() =>
-      handler(command.payload, {
-        executionId: started.executionId,
+    logger.info("job.started");
+    const outcome = await runWithinBudget(
+      handler,
+      command.payload,
+      {
+        executionId,
         jobName: command.jobName,
         trigger: command.trigger,
-        signal: controller.signal,
         deadline: new Date(started.startedAt.getTime() + settings.budgetMs),
         clock,
         logger,
-      })
+      },
+      settings,
+      new JobTimeoutError(command.jobName, settings.budgetMs),
     );
+    const record = this.#finish(started, outcome, logger);
 
-    let outcome = await settleWithin(run, settings.budgetMs);
-    if (outcome === undefined) {
-      controller.abort(timeout);
-      // A job that stops at its next safe point returns how far it got: give it
-      // a moment so the log keeps that summary. One that ignores the signal is
-      // recorded anyway and left behind.
-      outcome = await settleWithin(run, settings.abortGraceMs);
-      logger.warn("job.timed_out", { budget_ms: settings.budgetMs });
-      return finishedRecord(started, {
-        status: "timed_out",
-        finishedAt: clock.now(),
-        errorMessage: timeout.message,
-        summary: outcome?.ok ? (outcome.value ?? null) : null,
-      });
-    }
-    if (outcome.ok) {
-      return finishedRecord(started, {
-        status: "succeeded",
-        finishedAt: clock.now(),
-        summary: outcome.value ?? null,
-      });
-    }
-    logger.warn("job.failed", { error: describe(outcome.error) });
-    return finishedRecord(started, {
-      status: "failed",
-      finishedAt: clock.now(),
-      errorMessage: describe(outcome.error),
-    });
+    // A handler that ignored its signal keeps the lease until it really stops
+    // (or the lease lapses), so no second run starts beside it.
+    const stillRunning = outcome.status === "timed_out" ? outcome.stillRunning : null;
+    if (stillRunning) void stillRunning.then(() => this.#release(lease, logger));
+    // If the final write fails the lease is kept: when it lapses, the row still
+    // marked running is closed as timed_out instead of staying open forever.
+    await log.save(record);
+    if (!stillRunning) await this.#release(lease, logger);
+    logger.info("job.finished", { status: record.status, duration_ms: durationMs(record) });
+    return { kind: "completed", record };
   }
-}
 
-type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+  #finish(started: ExecutionRecord, outcome: BudgetOutcome, logger: Logger): ExecutionRecord {
+    const finishedAt = this.#deps.clock.now();
+    switch (outcome.status) {
+      case "succeeded":
+        return finishedRecord(started, {
+          status: "succeeded",
+          finishedAt,
+          summary: outcome.summary,
+        });
+      case "failed":
+        logger.warn("job.failed", { error: describe(outcome.error) });
+        return finishedRecord(started, {
+          status: "failed",
+          finishedAt,
+          errorMessage: describe(outcome.error),
+          summary: outcome.summary,
+        });
+      case "timed_out":
+        logger.warn("job.timed_out", {
+          budget_ms: this.#deps.settings.budgetMs,
+          still_running: outcome.stillRunning !== null,
+        });
+        return finishedRecord(started, {
+          status: "timed_out",
+          finishedAt,
+          errorMessage: new JobTimeoutError(started.jobName, this.#deps.settings.budgetMs).message,
+          summary: outcome.summary,
+        });
+    }
+  }
 
-/** How `promise` settled within `ms`, or undefined if it had not by then. */
-async function settleWithin<T>(promise: Promise<T>, ms: number): Promise<Settled<T> | undefined> {
-  let timer: number | undefined;
-  const late = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms)));
-  try {
-    return await Promise.race([
-      promise.then(
-        (value): Settled<T> => ({ ok: true, value }),
-        (error): Settled<T> => ({ ok: false, error }),
-      ),
-      late,
-    ]);
-  } finally {
-    clearTimeout(timer);
+  async #release(lease: Lease, logger: Logger): Promise<void> {
+    await this.#deps.lock.release(lease).catch((error) =>
+      logger.error("job.lock_release_failed", { error: describe(error) })
+    );
   }
 }
 

@@ -1,3 +1,5 @@
+import type { JobSummary } from "./execution_record.ts";
+
 /** An error the domain names, with a stable code that callers and logs can rely on. */
 export class DomainError extends Error {
   constructor(readonly code: string, message: string, options?: ErrorOptions) {
@@ -31,5 +33,12 @@ export class SecretNotConfiguredError extends DomainError {
 export class InfrastructureError extends DomainError {
   constructor(message: string, options?: ErrorOptions) {
     super("infrastructure_error", message, options);
+  }
+}
+
+/** A job failed after doing part of its work; the summary records how far it got. */
+export class PartialRunError extends DomainError {
+  constructor(readonly summary: JobSummary, cause: unknown) {
+    super("partial_run", cause instanceof Error ? cause.message : String(cause), { cause });
   }
 }

@@ -44,6 +44,12 @@ export function loadConfig(env: (name: string) => string | undefined): Scheduler
     throw new Error(`Invalid or missing environment variables: ${names.join(", ")}`);
   }
   const c = result.data;
+  // The lease must outlive the wait for a job to stop, or a second run could start beside it.
+  if (c.SCHEDULER_LEASE_GRACE_MS < c.SCHEDULER_ABORT_GRACE_MS + 10_000) {
+    throw new Error(
+      "SCHEDULER_LEASE_GRACE_MS must be at least SCHEDULER_ABORT_GRACE_MS + 10000",
+    );
+  }
   return {
     supabaseUrl: c.SUPABASE_URL,
     serviceRoleKey: c.SUPABASE_SERVICE_ROLE_KEY,

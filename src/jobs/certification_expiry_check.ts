@@ -3,6 +3,7 @@ import type {
   NoticeCursor,
   QueueNoticesResult,
 } from "../application/ports/certification_expiry_store.ts";
+import { PartialRunError } from "../domain/errors.ts";
 import type { JobContext, JobHandler } from "../domain/job.ts";
 import { BatchPacer, type StopReason } from "./batch_pacer.ts";
 import { type ExpiryPlan, parseExpiryPayload } from "./certification_expiry_payload.ts";
@@ -54,7 +55,16 @@ export function certificationExpiryCheck(
       expired: 0,
       notices: Object.fromEntries(plan.windowsDays.map((days) => [String(days), 0])),
     };
-    let stoppedBy: StopReason | null;
+    let stoppedBy: StopReason | null = null;
+    const summary = () => ({
+      as_of: now.toISOString(),
+      expired: progress.expired,
+      notices: progress.notices,
+      batches: pacer.batches,
+      longest_batch_ms: pacer.longestMs,
+      complete: stoppedBy === null,
+      stopped_by: stoppedBy,
+    });
     try {
       // Expire first, so nothing past its date is warned about as "expiring soon".
       stoppedBy = await expireAll(store, plan, now, pacer, progress, context);
@@ -64,20 +74,13 @@ export function certificationExpiryCheck(
       }
     } catch (error) {
       context.logger.warn("certification_expiry.failed", { ...progress, batches: pacer.batches });
-      throw error;
+      // The batches already committed stay done; the log keeps how far the run got.
+      throw new PartialRunError({ ...summary(), complete: false }, error);
     }
     if (stoppedBy !== null) {
       context.logger.warn("certification_expiry.stopped", { reason: stoppedBy, ...progress });
     }
-    return {
-      as_of: now.toISOString(),
-      expired: progress.expired,
-      notices: progress.notices,
-      batches: pacer.batches,
-      longest_batch_ms: pacer.longestMs,
-      complete: stoppedBy === null,
-      stopped_by: stoppedBy,
-    };
+    return summary();
   };
 }
 

@@ -1,3 +1,4 @@
+import { PartialRunError } from "../../src/domain/errors.ts";
 import assert from "node:assert/strict";
 import { InvalidPayloadError } from "../../src/domain/errors.ts";
 import { certificationExpiryCheck } from "../../src/jobs/certification_expiry_check.ts";
@@ -170,12 +171,17 @@ Deno.test("certification_expiry_check only expires when windows_days is empty", 
   assert.equal(store.notices.size, 0);
 });
 
-Deno.test("certification_expiry_check reports progress and rethrows when the store fails", async () => {
+Deno.test("certification_expiry_check fails with its progress so far when the store fails", async () => {
   const store = new InMemoryCertificationExpiryStore(roster());
   store.queueNoticesBatch = () => Promise.reject(new Error("Cannot queue notices: boom"));
   const { context, logger } = expiryContext({ clock: new ManualClock(NOW) });
 
-  await assert.rejects(certificationExpiryCheck(store)({}, context), /boom/);
+  await assert.rejects(
+    certificationExpiryCheck(store)({}, context),
+    (error: unknown) =>
+      error instanceof PartialRunError && /boom/.test(error.message) &&
+      error.summary.expired === 2 && error.summary.complete === false,
+  );
 
   const failed = logger.lines.find((l) => l.event === "certification_expiry.failed");
   assert.equal(failed?.fields.expired, 2);

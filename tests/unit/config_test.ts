@@ -39,3 +39,12 @@ Deno.test("loadConfig() names missing or invalid variables without echoing value
     return true;
   });
 });
+
+Deno.test("loadConfig() refuses a lease grace that does not cover the abort grace", () => {
+  const env: Record<string, string> = {
+    ...base,
+    SCHEDULER_LEASE_GRACE_MS: "5000",
+    SCHEDULER_ABORT_GRACE_MS: "2000",
+  };
+  assert.throws(() => loadConfig((name) => env[name]), /SCHEDULER_LEASE_GRACE_MS must be at least/);
+});

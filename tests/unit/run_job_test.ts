@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { PartialRunError } from "../../src/domain/errors.ts";
 import { fakeScheduler, recordingJob } from "../support/scheduler_mother.ts";
 
 Deno.test("RunJob.execute() records running then succeeded, with the handler's summary", async () => {
@@ -60,7 +61,48 @@ Deno.test("RunJob.execute() records timed_out and aborts the signal when the bud
   assert.equal(record.status, "timed_out");
   assert.equal(record.errorMessage, "Job 'stuck' did not finish within its 20 ms budget");
   assert.equal(signal?.aborted, true);
+  assert.equal(s.lock.leases.size, 1, "a handler still running keeps the lease");
+});
+
+Deno.test("RunJob.execute() releases a timed-out run's lease only once its handler really stops", async () => {
+  let finish!: () => void;
+  const s = fakeScheduler({
+    settings: { budgetMs: 10, abortGraceMs: 10, leaseGraceMs: 60_000 },
+    jobs: { stubborn: () => new Promise<void>((resolve) => (finish = resolve)) },
+  });
+  await s.runJob.execute({ jobName: "stubborn", trigger: "cron", payload: {} });
+  assert.equal(s.log.records()[0].status, "timed_out");
+  const second = await s.runJob.execute({ jobName: "stubborn", trigger: "cron", payload: {} });
+  assert.equal(second.kind, "skipped", "no second run starts beside the first");
+  finish();
+  await new Promise((resolve) => setTimeout(resolve, 0));
   assert.equal(s.lock.leases.size, 0);
+});
+
+Deno.test("RunJob.execute() keeps the lease when the final log write fails, so its lapse closes the row", async () => {
+  const s = fakeScheduler({ jobs: { heartbeat: recordingJob().handler } });
+  const save = s.log.save.bind(s.log);
+  s.log.save = (record) =>
+    record.status === "running" ? save(record) : Promise.reject(new Error("PostgREST down"));
+  await assert.rejects(
+    s.runJob.execute({ jobName: "heartbeat", trigger: "cron", payload: {} }),
+    /PostgREST down/,
+  );
+  assert.equal(s.log.records()[0].status, "running");
+  assert.equal(s.lock.leases.size, 1);
+});
+
+Deno.test("RunJob.execute() records the summary a failing job attaches with PartialRunError", async () => {
+  const s = fakeScheduler({
+    jobs: {
+      halfway: () =>
+        Promise.reject(new PartialRunError({ batches: 2 }, new Error("batch 3 failed"))),
+    },
+  });
+  await s.runJob.execute({ jobName: "halfway", trigger: "cron", payload: {} });
+  const [record] = s.log.records();
+  assert.deepEqual([record.status, record.errorMessage], ["failed", "batch 3 failed"]);
+  assert.deepEqual(record.summary, { batches: 2 });
 });
 
 Deno.test("RunJob.execute() records timed_out when a handler rejects because its signal aborted", async () => {

@@ -1,0 +1,73 @@
+import { PartialRunError } from "../domain/errors.ts";
+import type { JobSummary } from "../domain/execution_record.ts";
+import type { JobContext, JobHandler, JobPayload } from "../domain/job.ts";
+
+/** How a handler's run ended, as far as the budget lets RunJob wait. */
+export type BudgetOutcome =
+  | { readonly status: "succeeded"; readonly summary: JobSummary | null }
+  | { readonly status: "failed"; readonly error: unknown; readonly summary: JobSummary | null }
+  | {
+    readonly status: "timed_out";
+    readonly summary: JobSummary | null;
+    /** Set when the handler ignored its signal and still runs; settles when it finally does. */
+    readonly stillRunning: Promise<unknown> | null;
+  };
+
+/**
+ * Runs the handler with a signal that aborts after `budgetMs`. A job that stops
+ * at its next safe point returns how far it got, so it gets `abortGraceMs` more
+ * to hand that summary back; one that ignores the signal is reported as still running.
+ */
+export async function runWithinBudget(
+  handler: JobHandler,
+  payload: JobPayload,
+  context: Omit<JobContext, "signal">,
+  limits: { budgetMs: number; abortGraceMs: number },
+  timeout: Error,
+): Promise<BudgetOutcome> {
+  const controller = new AbortController();
+  // `then` turns a handler that throws synchronously into a rejection too.
+  const run = Promise.resolve().then(() =>
+    handler(payload, { ...context, signal: controller.signal })
+  );
+  let settled = await settleWithin(run, limits.budgetMs);
+  if (settled === undefined) {
+    controller.abort(timeout);
+    settled = await settleWithin(run, limits.abortGraceMs);
+    return {
+      status: "timed_out",
+      summary: settled === undefined ? null : summaryOf(settled),
+      stillRunning: settled === undefined ? run.catch(() => undefined) : null,
+    };
+  }
+  return settled.ok
+    ? { status: "succeeded", summary: summaryOf(settled) }
+    : { status: "failed", error: settled.error, summary: summaryOf(settled) };
+}
+
+type Settled = { ok: true; value: JobSummary | void } | { ok: false; error: unknown };
+
+function summaryOf(settled: Settled): JobSummary | null {
+  if (settled.ok) return settled.value ?? null;
+  return settled.error instanceof PartialRunError ? settled.error.summary : null;
+}
+
+/** How `promise` settled within `ms`, or undefined if it had not by then. */
+async function settleWithin(
+  promise: Promise<JobSummary | void>,
+  ms: number,
+): Promise<Settled | undefined> {
+  let timer: number | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms)));
+  try {
+    return await Promise.race([
+      promise.then(
+        (value): Settled => ({ ok: true, value }),
+        (error): Settled => ({ ok: false, error }),
+      ),
+      late,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
