@@ -35,7 +35,18 @@ Deno.test("the service role can read the log and call the secret function (the c
   assert.equal(await secret.json(), env.SCHEDULER_SECRET);
 });
 
-for (const table of ["scheduler_execution_log", "scheduler_job_lease", "scheduler_nightly_job"]) {
+for (
+  const table of [
+    "scheduler_execution_log",
+    "scheduler_job_lease",
+    "scheduler_nightly_job",
+    "scheduler_sync_cursor",
+    "organisation",
+    "peer_mentor",
+    "certification",
+    "certification_expiry_notice",
+  ]
+) {
   Deno.test(`anon and authenticated cannot read or write ${table}`, async () => {
     for (const [who, key] of Object.entries(await callers())) {
       const read = await rest(`${table}?select=*`, key);
@@ -46,7 +57,7 @@ for (const table of ["scheduler_execution_log", "scheduler_job_lease", "schedule
       );
       const write = await rest(table, key, {
         method: "POST",
-        body: JSON.stringify({ job_name: "x" }),
+        body: "{}",
       });
       await write.body?.cancel();
       assert.ok(
@@ -71,6 +82,31 @@ for (
     ["scheduler_release_lease", { p_job_name: "heartbeat", p_owner: lease.p_owner }],
     ["scheduler_dispatch", { p_job_name: "heartbeat" }],
     ["scheduler_dispatch_nightly", {}],
+    ["scheduler_close_abandoned_runs", {}],
+    ["certification_expire_batch", { p_now: lease.p_now, p_batch_size: 1 }],
+    [
+      "certification_queue_expiry_notices_batch",
+      { p_now: lease.p_now, p_window_days: 7, p_batch_size: 1 },
+    ],
+    [
+      "scheduler_certification_changes",
+      {
+        p_organisation_code: "hlf",
+        p_after_change_xid: null,
+        p_after_certification_id: null,
+        p_limit: 1,
+      },
+    ],
+    ["scheduler_sync_cursor_position", { p_sync_name: "hlf_dynamics_sync" }],
+    [
+      "scheduler_sync_cursor_advance",
+      {
+        p_sync_name: "hlf_dynamics_sync",
+        p_change_xid: "1",
+        p_certification_id: lease.p_owner,
+        p_now: lease.p_now,
+      },
+    ],
   ] as const
 ) {
   Deno.test(`anon and authenticated cannot call ${fn}()`, async () => {

@@ -74,3 +74,34 @@ Deno.test("a caller blocked while the holder releases the lease still gets a rea
     await Promise.all([sql.end(), holder.end(), caller.end()]);
   }
 });
+
+Deno.test("scheduler_close_abandoned_runs() closes running rows without a live lease and leaves live ones", async () => {
+  const sql = connect();
+  const job = `sweep_test_${crypto.randomUUID().slice(0, 8)}`;
+  const [orphan, lapsed, live] = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+  try {
+    await sql`insert into scheduler_execution_log (id, job_name, trigger, status, started_at) values
+      (${orphan}, ${job}, 'cron', 'running', now() - interval '1 hour'),
+      (${lapsed}, ${job + "_b"}, 'cron', 'running', now() - interval '10 minutes'),
+      (${live}, ${job + "_c"}, 'cron', 'running', now())`;
+    await sql`insert into scheduler_job_lease (job_name, owner, acquired_at, expires_at) values
+      (${job + "_b"}, ${lapsed}, now() - interval '10 minutes', now() - interval '7 minutes'),
+      (${job + "_c"}, ${live}, now(), now() + interval '3 minutes')`;
+
+    await sql`select public.scheduler_close_abandoned_runs()`;
+
+    const rows =
+      await sql`select id, status, finished_at, error_message from scheduler_execution_log
+      where id in (${orphan}, ${lapsed}, ${live})`;
+    const status = Object.fromEntries(rows.map((r) => [r.id, r.status]));
+    assert.deepEqual(status, { [orphan]: "timed_out", [lapsed]: "timed_out", [live]: "running" });
+    assert.match(rows.find((r) => r.id === orphan)!.error_message, /lease lapsed or is gone/);
+    const [cron] = await sql`select schedule from cron.job
+      where jobname = 'nightly-scheduler-close-abandoned-runs'`;
+    assert.equal(cron.schedule, "*/10 * * * *");
+  } finally {
+    await sql`delete from scheduler_job_lease where job_name like ${job + "%"}`;
+    await sql`delete from scheduler_execution_log where job_name like ${job + "%"}`;
+    await sql.end();
+  }
+});
