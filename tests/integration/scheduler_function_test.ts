@@ -1,5 +1,6 @@
 // The function through the local gateway, with the real Postgres, PostgREST and Vault stand-in.
 import assert from "node:assert/strict";
+import { MIN_FRESH_READ_INTERVAL_MS } from "../../src/infrastructure/supabase/vault_secret_store.ts";
 import { callScheduler, connect, stackEnv } from "../support/stack.ts";
 
 Deno.test("POST with the Vault secret runs the job and writes a complete scheduler_execution_log row", async () => {
@@ -62,6 +63,9 @@ Deno.test("after vault.update_secret the new secret works and the old one fails,
   try {
     await sql`select vault.update_secret(id, ${rotated}) from vault.secrets
       where name = 'nightly_scheduler_secret'`;
+    // The function re-reads Vault at most once a second (see VaultSecretStore);
+    // an earlier test's wrong secret may just have used that read.
+    await new Promise((resolve) => setTimeout(resolve, MIN_FRESH_READ_INTERVAL_MS + 100));
     const fresh = await callScheduler({ job_name: "heartbeat" }, { secret: rotated });
     assert.equal(fresh.status, 200);
     const stale = await callScheduler({ job_name: "heartbeat" }, { secret: env.SCHEDULER_SECRET });

@@ -7,10 +7,14 @@ import { infrastructureError } from "./postgrest_error.ts";
 /** The Vault entry that holds the shared secret pg_cron's caller presents. */
 export const SCHEDULER_SECRET_NAME = "nightly_scheduler_secret";
 
+/** At most one fresh read per this long: wrong secrets must not turn into a Vault read each. */
+export const MIN_FRESH_READ_INTERVAL_MS = 1_000;
+
 /**
  * Reads the shared secret from Supabase Vault through `scheduler_current_secret()`,
  * which only `service_role` may execute. Caches it briefly; AuthorizeCaller asks
- * for a fresh read on a mismatch, so `vault.update_secret` takes effect at once.
+ * for a fresh read on a mismatch, so `vault.update_secret` takes effect at once
+ * (within a second), while a flood of wrong secrets costs one read a second.
  */
 export class VaultSecretStore implements SecretStore {
   readonly #client: SupabaseClient;
@@ -27,8 +31,9 @@ export class VaultSecretStore implements SecretStore {
 
   async current(options?: { fresh?: boolean }): Promise<string> {
     const now = this.#clock.now().getTime();
-    if (!options?.fresh && this.#cached && now - this.#cached.readAt < this.#ttlMs) {
-      return this.#cached.value;
+    const age = this.#cached ? now - this.#cached.readAt : Infinity;
+    if (age < (options?.fresh ? MIN_FRESH_READ_INTERVAL_MS : this.#ttlMs)) {
+      return this.#cached!.value;
     }
     // Concurrent requests after a rotation share one Vault read.
     this.#inflight ??= this.#read().finally(() => (this.#inflight = null));
