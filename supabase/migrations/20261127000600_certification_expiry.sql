@@ -43,7 +43,7 @@ grant select, insert, update on public.certification_expiry_notice to service_ro
 -- oldest first. The batch is chosen from the index in expiry order, then
 -- updated by ctid: a TID scan visits the rows in physical order, so a batch
 -- touches each heap page once instead of hopping between pages (at 1M rows this
--- is what brings batches within 1.25x of one big UPDATE; see BENCHMARKS.md).
+-- is what brings the job to about 1.3x of one big UPDATE; see BENCHMARKS.md).
 -- The same statement re-checks status and expires_at, and a row a concurrent
 -- writer changed meanwhile has moved to a new ctid and is left for the next
 -- batch or night. more = the batch was full, so more may be due.

@@ -83,7 +83,7 @@ Deno.test("after vault.update_secret the new secret works and the old one fails,
 Deno.test("two overlapping runs of one job: the second is skipped and recorded", async () => {
   const sql = connect();
   try {
-    const first = callScheduler({ job_name: "heartbeat", payload: { hold_ms: 1500 } });
+    const first = callScheduler({ job_name: "heartbeat", payload: { hold_ms: 3000 } });
     // Poll until the first run holds the lease, then start the second.
     for (let i = 0; i < 100; i++) {
       const [held] = await sql`select count(*)::int as n from scheduler_job_lease
