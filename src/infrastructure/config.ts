@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseEnv } from "./env.ts";
 
 /** Where the function runs; production refuses manual triggers. */
 export type Environment = "local" | "development" | "staging" | "production";
@@ -35,15 +36,7 @@ const schema = z.object({
  * name the variable, never its value.
  */
 export function loadConfig(env: (name: string) => string | undefined): SchedulerConfig {
-  const raw = Object.fromEntries(
-    Object.keys(schema.shape).map((key) => [key, emptyToUndefined(env(key))]),
-  );
-  const result = schema.safeParse(raw);
-  if (!result.success) {
-    const names = [...new Set(result.error.issues.map((issue) => String(issue.path[0])))];
-    throw new Error(`Invalid or missing environment variables: ${names.join(", ")}`);
-  }
-  const c = result.data;
+  const c = parseEnv(schema, env);
   // The lease must outlive the wait for a job to stop, or a second run could start beside it.
   if (c.SCHEDULER_LEASE_GRACE_MS < c.SCHEDULER_ABORT_GRACE_MS + 10_000) {
     throw new Error(
@@ -60,8 +53,4 @@ export function loadConfig(env: (name: string) => string | undefined): Scheduler
     secretCacheMs: c.SCHEDULER_SECRET_CACHE_MS,
     port: c.PORT,
   };
-}
-
-function emptyToUndefined(value: string | undefined): string | undefined {
-  return value === undefined || value.trim() === "" ? undefined : value;
 }

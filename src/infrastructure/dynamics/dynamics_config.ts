@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { EnvironmentError, parseEnv } from "../env.ts";
 import { Redacted } from "./redacted.ts";
 
 /** The Dynamics sync's settings, or why it is off. */
@@ -20,12 +21,7 @@ export type DynamicsConfig =
   };
 
 /** The sync is on, but its environment is incomplete or wrong; names the variables, never values. */
-export class DynamicsConfigError extends Error {
-  constructor(readonly variables: string[]) {
-    super(`Invalid or missing environment variables: ${variables.join(", ")}`);
-    this.name = "DynamicsConfigError";
-  }
-}
+export class DynamicsConfigError extends EnvironmentError {}
 
 // The client secret goes only to these; plain http is for the loopback fake in tests.
 const secureUrl = z.url().refine((value) => {
@@ -55,16 +51,13 @@ const schema = z.object({
  */
 export function loadDynamicsConfig(env: (name: string) => string | undefined): DynamicsConfig {
   if (env("HLF_DYNAMICS_SYNC_ENABLED") !== "true") return { enabled: false };
-  const raw = Object.fromEntries(
-    Object.keys(schema.shape).map((key) => [key, emptyToUndefined(env(key))]),
-  );
-  const result = schema.safeParse(raw);
-  if (!result.success) {
-    throw new DynamicsConfigError([
-      ...new Set(result.error.issues.map((issue) => String(issue.path[0]))),
-    ]);
+  let c: z.infer<typeof schema>;
+  try {
+    c = parseEnv(schema, env);
+  } catch (error) {
+    if (error instanceof EnvironmentError) throw new DynamicsConfigError(error.variables);
+    throw error;
   }
-  const c = result.data;
   const origin = new URL(c.HLF_DYNAMICS_BASE_URL).origin;
   return {
     enabled: true,
@@ -81,8 +74,4 @@ export function loadDynamicsConfig(env: (name: string) => string | undefined): D
     maxRetryAfterMs: c.HLF_DYNAMICS_MAX_RETRY_AFTER_MS,
     requestTimeoutMs: c.HLF_DYNAMICS_REQUEST_TIMEOUT_MS,
   };
-}
-
-function emptyToUndefined(value: string | undefined): string | undefined {
-  return value === undefined || value.trim() === "" ? undefined : value;
 }
