@@ -27,7 +27,13 @@ alter table public.certification add column change_xid xid8 not null default '0'
 
 -- Two ways into the feed (see scheduler_certification_changes): the whole
 -- table in change order, and one mentor's certifications in change order.
-create index certification_change_idx on public.certification (change_xid, id);
+-- The change-order index is partial on a predicate every row meets, so that
+-- only a query stating it (the large-organisation read below) can use it. The
+-- per-mentor read must use the mentor index: with the cursor in the newest
+-- change_xid (a bulk load stamps thousands of rows with one) the planner
+-- estimates almost nothing left and would walk this index once per mentor.
+create index certification_change_idx on public.certification (change_xid, id)
+  where change_xid >= '0'::xid8;
 create index certification_mentor_change_idx
   on public.certification (peer_mentor_id, change_xid, id);
 
@@ -162,6 +168,7 @@ begin
       where pm.organisation_id = v_organisation_id
         and (c.change_xid, c.id) > (v_after_xid, v_after_id)
         and c.change_xid < v_horizon
+        and c.change_xid >= '0'::xid8 -- states certification_change_idx's predicate
       order by c.change_xid, c.id
       limit p_limit;
   end if;
