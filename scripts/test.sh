@@ -18,7 +18,9 @@ if [ "${1:-}" = "--unit" ]; then
   [ -x tools/node_modules/.bin/deno ] || (cd tools && npm install --no-audit --no-fund --loglevel=error)
 else
   bash scripts/install.sh || exit 1
-  if ! bash local/stack.sh status 2>/dev/null | grep -q '^postgres *running'; then
+  # Captured first: `grep -q` would close the pipe early, and pipefail would count that.
+  stack_status=$(bash local/stack.sh status 2>/dev/null || true)
+  if ! grep -q "^postgres *running" <<<"$stack_status"; then
     trap 'bash local/stack.sh down' EXIT
   fi
   bash local/stack.sh up || exit 1
