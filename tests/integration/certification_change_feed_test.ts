@@ -30,17 +30,46 @@ async function dropImport(sql: postgres.Sql, code: string): Promise<void> {
   await sql`delete from organisation where code = ${code}`;
 }
 
+/** Reads a page of the feed on a connection that reports the plans of the function's queries. */
+async function explainedPage(
+  code: string,
+  after: Change | null,
+): Promise<{ rows: Change[]; plans: string[] }> {
+  const plans: string[] = [];
+  const explained = postgres(stackEnv().DB_URL, {
+    max: 1,
+    onnotice: (notice) => plans.push(String(notice.message)),
+  });
+  try {
+    const rows = await explained.begin(async (tx) => {
+      await tx`load 'auto_explain'`;
+      await tx`select set_config('auto_explain.log_min_duration', '0', true),
+        set_config('auto_explain.log_nested_statements', 'on', true),
+        set_config('auto_explain.log_level', 'notice', true)`;
+      return [
+        ...await tx<Change[]>`select change_xid, certification_id
+          from scheduler_certification_changes(${code}, ${after?.change_xid ?? null},
+            ${after?.certification_id ?? null}, 100)`,
+      ];
+    });
+    return { rows, plans };
+  } finally {
+    await explained.end();
+  }
+}
+
+/** The plan auto_explain reported for the statement that reads certification as `alias`. */
+function planReading(plans: string[], alias: string): string {
+  const reads = new RegExp(` on certification ${alias}\\b`);
+  return plans.find((plan) => reads.test(plan)) ?? plans.join("\n");
+}
+
 Deno.test("the change feed reads a small organisation mentor by mentor, even when a bulk load shares one change_xid", async () => {
   // Every imported row has the same change_xid, the newest in the table. With the
   // cursor inside it the planner used to prefer walking the whole change index
   // once per mentor (10 s on the demo roster, past PostgREST's 8 s timeout).
   // auto_explain shows the plan of the query inside the function.
-  const plans: string[] = [];
   const sql = connect();
-  const explained = postgres(stackEnv().DB_URL, {
-    max: 1,
-    onnotice: (notice) => plans.push(String(notice.message)),
-  });
   const code = `t_feed_${crypto.randomUUID().slice(0, 8)}`;
   try {
     await bulkImport(sql, code, 1500);
@@ -56,52 +85,31 @@ Deno.test("the change feed reads a small organisation mentor by mentor, even whe
     assert.equal(first.length, 100);
     const cursor = first[first.length - 1];
 
-    const second = await explained.begin(async (tx) => {
-      await tx`load 'auto_explain'`;
-      await tx`select set_config('auto_explain.log_min_duration', '0', true),
-        set_config('auto_explain.log_nested_statements', 'on', true),
-        set_config('auto_explain.log_level', 'notice', true)`;
-      return [
-        ...await tx<Change[]>`select change_xid, certification_id
-        from scheduler_certification_changes(${code}, ${cursor.change_xid},
-          ${cursor.certification_id}, 100)`,
-      ];
-    });
+    const { rows: second, plans } = await explainedPage(code, cursor);
     assert.equal(second.length, 100);
     assert.ok(second.every((row) => row.change_xid === cursor.change_xid));
     assert.ok(second.every((row) => row.certification_id > cursor.certification_id));
-    const inner = plans.find((plan) => / on certification c1\b/.test(plan)) ?? plans.join("\n");
+    const inner = planReading(plans, "c1");
     assert.match(inner, /certification_mentor_change_idx/, inner);
   } finally {
     await dropImport(sql, code);
-    await Promise.all([sql.end(), explained.end()]);
+    await sql.end();
   }
 });
 
 Deno.test("the change feed reads a large organisation in change order through the change index", async () => {
   // Over 5,000 mentors the feed walks certification_change_idx (partial, so only
   // this read states its predicate) instead of probing every mentor.
-  const plans: string[] = [];
   const sql = connect();
-  const explained = postgres(stackEnv().DB_URL, {
-    max: 1,
-    onnotice: (notice) => plans.push(String(notice.message)),
-  });
   const code = `t_feed_${crypto.randomUUID().slice(0, 8)}`;
   try {
     await bulkImport(sql, code, 5001);
-    const rows = await explained.begin(async (tx) => {
-      await tx`load 'auto_explain'`;
-      await tx`select set_config('auto_explain.log_min_duration', '0', true),
-        set_config('auto_explain.log_nested_statements', 'on', true),
-        set_config('auto_explain.log_level', 'notice', true)`;
-      return [...await tx`select * from scheduler_certification_changes(${code}, null, null, 100)`];
-    });
+    const { rows, plans } = await explainedPage(code, null);
     assert.ok(rows.length <= 100);
-    const read = plans.find((plan) => / on certification c\b/.test(plan)) ?? plans.join("\n");
+    const read = planReading(plans, "c");
     assert.match(read, /certification_change_idx/, read);
   } finally {
     await dropImport(sql, code);
-    await Promise.all([sql.end(), explained.end()]);
+    await sql.end();
   }
 });
