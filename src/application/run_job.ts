@@ -113,6 +113,7 @@ export class RunJob {
       throw error;
     }
     logger.info("job.started");
+    const timeout = new JobTimeoutError(command.jobName, settings.budgetMs);
     const outcome = await runWithinBudget(
       handler,
       command.payload,
@@ -125,9 +126,9 @@ export class RunJob {
         logger,
       },
       settings,
-      new JobTimeoutError(command.jobName, settings.budgetMs),
+      timeout,
     );
-    const record = this.#finish(started, outcome, logger);
+    const record = this.#finish(started, outcome, timeout, logger);
 
     // A handler that ignored its signal keeps the lease until it really stops
     // (or the lease lapses), so no second run starts beside it.
@@ -141,7 +142,12 @@ export class RunJob {
     return { kind: "completed", record };
   }
 
-  #finish(started: ExecutionRecord, outcome: BudgetOutcome, logger: Logger): ExecutionRecord {
+  #finish(
+    started: ExecutionRecord,
+    outcome: BudgetOutcome,
+    timeout: JobTimeoutError,
+    logger: Logger,
+  ): ExecutionRecord {
     const finishedAt = this.#deps.clock.now();
     switch (outcome.status) {
       case "succeeded":
@@ -166,7 +172,7 @@ export class RunJob {
         return finishedRecord(started, {
           status: "timed_out",
           finishedAt,
-          errorMessage: new JobTimeoutError(started.jobName, this.#deps.settings.budgetMs).message,
+          errorMessage: timeout.message,
           summary: outcome.summary,
         });
     }

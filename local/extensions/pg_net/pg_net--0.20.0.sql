@@ -69,24 +69,37 @@ begin
 end
 $$;
 
-create function net.http_get(
+-- Queues one request and wakes the worker; every http_* function ends here.
+create function net._enqueue(
+  method net.http_method,
   url text,
-  params jsonb default '{}'::jsonb,
-  headers jsonb default '{}'::jsonb,
-  timeout_milliseconds int default 5000
+  params jsonb,
+  headers jsonb,
+  body bytea,
+  timeout_milliseconds int
 ) returns bigint language plpgsql as $$
 declare
   request_id bigint;
   params_array text[];
 begin
   select coalesce(array_agg(net._urlencode_string(key) || '=' || net._urlencode_string(value)), '{}')
-    into params_array from jsonb_each_text(params);
-  insert into net.http_request_queue (method, url, headers, timeout_milliseconds)
-  values ('GET', net._encode_url_with_params_array(url, params_array), headers, timeout_milliseconds)
+    into params_array from jsonb_each_text(coalesce(params, '{}'::jsonb));
+  insert into net.http_request_queue (method, url, headers, body, timeout_milliseconds)
+  values (method, net._encode_url_with_params_array(url, params_array), headers, body,
+          timeout_milliseconds)
   returning id into request_id;
   perform net.wake();
   return request_id;
 end
+$$;
+
+create function net.http_get(
+  url text,
+  params jsonb default '{}'::jsonb,
+  headers jsonb default '{}'::jsonb,
+  timeout_milliseconds int default 5000
+) returns bigint language sql as $$
+  select net._enqueue('GET', url, params, headers, null, timeout_milliseconds)
 $$;
 
 create function net.http_post(
@@ -97,8 +110,6 @@ create function net.http_post(
   timeout_milliseconds int default 5000
 ) returns bigint language plpgsql as $$
 declare
-  request_id bigint;
-  params_array text[];
   content_type text;
 begin
   select header_value into content_type
@@ -108,20 +119,13 @@ begin
 
   -- As the real one: a missing Content-Type is added, any other value rejected.
   if content_type is null then
-    headers := headers || '{"Content-Type": "application/json"}'::jsonb;
+    headers := coalesce(headers, '{}'::jsonb) || '{"Content-Type": "application/json"}'::jsonb;
   end if;
   if content_type <> 'application/json' then
     raise exception 'Content-Type header must be "application/json"';
   end if;
-
-  select coalesce(array_agg(net._urlencode_string(key) || '=' || net._urlencode_string(value)), '{}')
-    into params_array from jsonb_each_text(params);
-  insert into net.http_request_queue (method, url, headers, body, timeout_milliseconds)
-  values ('POST', net._encode_url_with_params_array(url, params_array), headers,
-          convert_to(body::text, 'UTF8'), timeout_milliseconds)
-  returning id into request_id;
-  perform net.wake();
-  return request_id;
+  return net._enqueue('POST', url, params, headers, convert_to(body::text, 'UTF8'),
+    timeout_milliseconds);
 end
 $$;
 
@@ -131,20 +135,9 @@ create function net.http_delete(
   headers jsonb default '{}'::jsonb,
   timeout_milliseconds int default 5000,
   body jsonb default null
-) returns bigint language plpgsql as $$
-declare
-  request_id bigint;
-  params_array text[];
-begin
-  select coalesce(array_agg(net._urlencode_string(key) || '=' || net._urlencode_string(value)), '{}')
-    into params_array from jsonb_each_text(params);
-  insert into net.http_request_queue (method, url, headers, body, timeout_milliseconds)
-  values ('DELETE', net._encode_url_with_params_array(url, params_array), headers,
-          convert_to(body::text, 'UTF8'), timeout_milliseconds)
-  returning id into request_id;
-  perform net.wake();
-  return request_id;
-end
+) returns bigint language sql as $$
+  select net._enqueue('DELETE', url, params, headers, convert_to(body::text, 'UTF8'),
+    timeout_milliseconds)
 $$;
 
 -- Grants as the real 0.20 script does (PUBLIC), plus what hosted Supabase's

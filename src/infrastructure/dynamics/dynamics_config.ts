@@ -1,23 +1,17 @@
 import { z } from "zod";
 import { EnvironmentError, parseEnv } from "../env.ts";
+import type { DataverseSettings } from "./dataverse_portal_client.ts";
 import { Redacted } from "./redacted.ts";
 
 /** The Dynamics sync's settings, or why it is off. */
 export type DynamicsConfig =
   | { readonly enabled: false }
-  | {
+  | Omit<DataverseSettings, "backoff"> & {
     readonly enabled: true;
     readonly tokenUrl: string;
     readonly clientId: string;
     readonly clientSecret: Redacted;
     readonly scope: string;
-    readonly apiUrl: string;
-    readonly entitySet: string;
-    readonly alternateKey: string;
-    readonly concurrency: number;
-    readonly maxAttempts: number;
-    readonly maxRetryAfterMs: number;
-    readonly requestTimeoutMs: number;
   };
 
 /** The sync is on, but its environment is incomplete or wrong; names the variables, never values. */
