@@ -25,10 +25,11 @@ install_extensions() {
 
 install_postgres() {
   if [ -x /usr/lib/postgresql/15/bin/postgres ] && [ -f "$PG_SHARE/pg_cron.control" ] \
-    && [ -f "$PG_SHARE/pgcrypto.control" ]; then
+    && [ -f "$PG_SHARE/pgcrypto.control" ] && [ -f "$PG_SHARE/pgtap.control" ] \
+    && command -v pg_prove >/dev/null; then
     return
   fi
-  say "installing PostgreSQL 15 + pg_cron (apt)"
+  say "installing PostgreSQL 15 + pg_cron + pgTAP (apt)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   # The stack runs its own cluster; stop Debian from creating and starting 15/main.
@@ -37,8 +38,10 @@ install_postgres() {
     sed -i 's/^#\?\s*create_main_cluster.*/create_main_cluster = false/' \
       /etc/postgresql-common/createcluster.conf
   fi
-  # postgresql-contrib-15 is provided by postgresql-15 (pgcrypto, uuid-ossp).
-  apt-get install -y -qq postgresql-15 postgresql-15-cron postgresql-contrib-15 >/dev/null
+  # postgresql-contrib-15 is provided by postgresql-15 (pgcrypto, uuid-ossp);
+  # pgTAP and its pg_prove runner run the database tests (supabase/tests/database).
+  apt-get install -y -qq postgresql-15 postgresql-15-cron postgresql-contrib-15 \
+    postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl >/dev/null
 }
 
 install_tools() {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test, unit and integration, on a fresh machine of this kind:
 # installs what is missing, starts the local stack, runs the tests, stops the
-# stack (only if this script started it). Ends with a plain "N passed, N failed".
+# stack (only if this script started it). Runs the Deno tests, then the pgTAP
+# database tests. Ends with a plain "N passed, N failed" over both.
 #   bash scripts/test.sh            everything
 #   bash scripts/test.sh --unit     unit tests only (no stack, no install of PostgreSQL)
 set -uo pipefail
@@ -44,9 +45,26 @@ status=${PIPESTATUS[0]}
 summary=$(grep -E '^(ok|FAILED) \| [0-9]+ passed' "$log" | tail -n 1)
 passed=$(sed -E 's/.*\| ([0-9]+) passed.*/\1/' <<<"$summary")
 failed=$(sed -E 's/.*\| ([0-9]+) failed.*/\1/' <<<"$summary")
-rm -f "$log"
-echo "${passed:-0} passed, ${failed:-0} failed"
-if [ "$status" -ne 0 ] && [ "${failed:-0}" = 0 ]; then
+passed=${passed:-0} failed=${failed:-0}
+if [ "$status" -ne 0 ] && [ "$failed" = 0 ]; then
   echo "deno test exited with $status before finishing" >&2
 fi
+
+# Database tests (pgTAP), as `supabase test db` runs them: every file under
+# supabase/tests/database, each in its own transaction, through pg_prove.
+if [ "${1:-}" != "--unit" ]; then
+  echo "==> pg_prove supabase/tests/database"
+  db_url=$(sed -n 's/^DB_URL=//p' .local/stack.env)
+  pg_prove --dbname "$db_url" --ext .sql --recurse --verbose supabase/tests/database/ 2>&1 |
+    tee "$log"
+  db_status=${PIPESTATUS[0]}
+  db_passed=$(grep -cE '^ok [0-9]+' "$log")
+  db_failed=$(grep -cE '^not ok [0-9]+' "$log")
+  # A file that dies before its plan ends fails without a "not ok" line.
+  if [ "$db_status" -ne 0 ] && [ "$db_failed" = 0 ]; then db_failed=1; fi
+  passed=$((passed + db_passed)) failed=$((failed + db_failed))
+  [ "$db_status" -eq 0 ] || status=1
+fi
+rm -f "$log"
+echo "$passed passed, $failed failed"
 exit "$status"
