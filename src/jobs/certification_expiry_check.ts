@@ -5,8 +5,8 @@ import type {
 } from "../application/ports/certification_expiry_store.ts";
 import { PartialRunError } from "../domain/errors.ts";
 import type { JobContext, JobHandler } from "../domain/job.ts";
-import { BatchPacer, type StopReason } from "./batch_pacer.ts";
-import { type ExpiryPlan, parseExpiryPayload } from "./certification_expiry_payload.ts";
+import { BatchPacer, type StopReason } from "../domain/batch_pacer.ts";
+import { type ExpiryPlan, parseExpiryPayload } from "../domain/certification_expiry_payload.ts";
 
 /** Tuning for certification_expiry_check; every field has a default. */
 export interface CertificationExpiryCheckOptions {

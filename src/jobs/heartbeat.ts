@@ -1,5 +1,6 @@
 import { InvalidPayloadError } from "../domain/errors.ts";
 import type { JobHandler } from "../domain/job.ts";
+import { type Sleep, timerSleep } from "../domain/batch_pacer.ts";
 
 /** The longest a heartbeat may hold its lock, so a typo cannot park the job for hours. */
 export const MAX_HOLD_MS = 60_000;
@@ -9,7 +10,7 @@ export const MAX_HOLD_MS = 60_000;
  * log) works. `{"hold_ms": n}` keeps the run (and its lock) open for n ms, which
  * operators use to check overlap protection and long-run logging.
  */
-export function heartbeat(): JobHandler {
+export function heartbeat(sleep: Sleep = timerSleep): JobHandler {
   return async (payload, context) => {
     const holdMs = parseHoldMs(payload.hold_ms, context.jobName);
     if (holdMs > 0) await sleep(holdMs, context.signal);
@@ -28,19 +29,4 @@ function parseHoldMs(value: unknown, jobName: string): number {
     );
   }
   return value;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }

@@ -4,16 +4,19 @@ import type {
   ChangeCursor,
 } from "../application/ports/certification_change_feed.ts";
 import type {
-  DynamicsPortalClient,
-  PortalUpsertResult,
-} from "../application/ports/dynamics_portal_client.ts";
-import { DomainError } from "../domain/errors.ts";
+  CertificationPortal,
+  PortalPushResult,
+} from "../application/ports/certification_portal.ts";
+import type { SyncQuarantine } from "../application/ports/sync_quarantine.ts";
+import { BatchPacer, type StopReason } from "../domain/batch_pacer.ts";
+import { DomainError, PartialRunError } from "../domain/errors.ts";
 import type { JobContext, JobHandler } from "../domain/job.ts";
 
 /** The ports the sync works through. */
 export interface HlfDynamicsSyncPorts {
-  readonly portal: DynamicsPortalClient;
+  readonly portal: CertificationPortal;
   readonly feed: CertificationChangeFeed;
+  readonly quarantine: SyncQuarantine;
 }
 
 /** Which organisation and cursor the sync uses, and how it paces itself. */
@@ -21,20 +24,24 @@ export interface HlfDynamicsSyncOptions {
   readonly organisationCode: string;
   /** The cursor's name; tests use their own so they never move the production cursor. */
   readonly syncName: string;
-  readonly batchSize: number;
-  /** No new batch starts with less time than this (or twice the last batch) before the deadline. */
-  readonly minBatchWindowMs: number;
+  /** Changes per feed read (at most 1,000); the portal adapter splits them into its batches. */
+  readonly pageSize: number;
+  /** No page starts that could end within this long of the deadline. */
+  readonly safetyMarginMs: number;
+  /** Quarantined records retried per run, at the start of it. */
+  readonly quarantineRetries: number;
 }
 
-/** Production settings: HLF's certifications, 100 at a time. */
+/** Production settings: HLF's certifications, 1,000 changes a page. */
 export const HLF_DYNAMICS_SYNC_DEFAULTS: HlfDynamicsSyncOptions = {
   organisationCode: "hlf",
   syncName: "hlf_dynamics_sync",
-  batchSize: 100,
-  minBatchWindowMs: 10_000,
+  pageSize: 1_000,
+  safetyMarginMs: 10_000,
+  quarantineRetries: 1_000,
 };
 
-/** The portal refused a record; the cursor stays before it, so the next run retries it. */
+/** The portal could not take a record for now; the cursor stays before it, so the next run retries it. */
 export class PortalRejectedError extends DomainError {
   constructor(message: string) {
     super("portal_rejected", message);
@@ -43,9 +50,12 @@ export class PortalRejectedError extends DomainError {
 
 /**
  * `hlf_dynamics_sync`: sends HLF's changed certification statuses to its
- * Dynamics portal, batch by batch, moving the cursor only past records the
- * portal accepted. A crash or a failed call therefore loses nothing and at
- * most re-sends one batch (upserts are idempotent).
+ * portal page by page, reading the next page while the previous one uploads.
+ * The cursor moves past records the portal accepted and past records it
+ * refused for good (those go to the quarantine, retried on later nights), never
+ * past one that failed for now. A crash therefore loses nothing and at most
+ * re-sends one page (upserts are idempotent). A run that stops early or fails
+ * still reports what it sent.
  */
 export function hlfDynamicsSync(
   ports: HlfDynamicsSyncPorts,
@@ -56,76 +66,137 @@ export function hlfDynamicsSync(
       context.logger.info("hlf_dynamics_sync.disabled");
       return { enabled: false, sent: 0, batches: 0, cursor: null, complete: false };
     }
-    let cursor = await ports.feed.position(options.syncName);
-    let sent = 0;
-    let batches = 0;
-    let lastBatchMs = 0;
-    const summary = (complete: boolean, stopped?: string) => ({
+    const owner = { syncName: options.syncName, jobName: context.jobName };
+    const pacer = new BatchPacer(context, options.safetyMarginMs);
+    const counts = { sent: 0, quarantined: 0, retried: 0, released: 0 };
+    let cursor: ChangeCursor | null = null;
+    let stopped: StopReason | null = null;
+    const summary = (complete: boolean) => ({
       enabled: true,
-      sent,
-      batches,
+      ...counts,
+      batches: pacer.batches,
       cursor,
       complete,
       ...(stopped ? { stopped } : {}),
     });
-
-    while (true) {
-      if (context.signal.aborted) return summary(false, "aborted");
-      if (!hasTimeForBatch(context, Math.max(options.minBatchWindowMs, 2 * lastBatchMs))) {
-        context.logger.info("hlf_dynamics_sync.stopped_near_deadline", { cursor, sent });
-        return summary(false, "deadline");
+    // Set while a read-ahead page is pending, so its failure is never unhandled.
+    let ahead: Promise<CertificationChange[]> | null = null;
+    try {
+      cursor = await ports.feed.position(options.syncName);
+      await retryQuarantined(ports, options, context, counts);
+      ahead = guarded(ports.feed.read(options.organisationCode, cursor, options.pageSize));
+      while (true) {
+        stopped = pacer.stopReason();
+        if (stopped !== null) {
+          context.logger.info("hlf_dynamics_sync.stopped", { reason: stopped, cursor, ...counts });
+          return summary(false);
+        }
+        const changes: CertificationChange[] = await ahead;
+        if (changes.length === 0) return summary(true);
+        const full = changes.length === options.pageSize;
+        const last = changes[changes.length - 1].cursor;
+        ahead = full
+          ? guarded(ports.feed.read(options.organisationCode, last, options.pageSize))
+          : Promise.resolve([]);
+        const { result } = await pacer.run(() =>
+          ports.portal.push(changes.map((c) => c.status), context.signal)
+        );
+        const passed = passablePrefix(changes, result);
+        const refused = result.rejected.filter((r) =>
+          !r.retryable && changes.findIndex((c) => c.status.certificationId === r.certificationId) <
+            passed
+        );
+        // Held before the cursor passes them, so a crash in between loses none.
+        await ports.quarantine.hold(owner, refused.map(quarantineEntry), context.clock.now());
+        const acceptedIds = changes.slice(0, passed).map((c) => c.status.certificationId)
+          .filter((id) => result.accepted.has(id));
+        counts.released += await ports.quarantine.release(options.syncName, acceptedIds);
+        if (passed > 0) {
+          cursor = changes[passed - 1].cursor;
+          await ports.feed.advance(options.syncName, cursor, context.clock.now());
+        }
+        counts.sent += acceptedIds.length;
+        counts.quarantined += refused.length;
+        context.logger.info("hlf_dynamics_sync.batch", {
+          size: changes.length,
+          accepted: acceptedIds.length,
+          quarantined: refused.length,
+          cursor,
+        });
+        if (passed < changes.length) throw rejection(changes, passed, result, cursor);
+        if (!full) return summary(true);
       }
-      const startedAt = context.clock.now().getTime();
-      const changes = await ports.feed.read(options.organisationCode, cursor, options.batchSize);
-      if (changes.length === 0) return summary(true);
-
-      const result = await ports.portal.upsertStatuses(
-        changes.map((change) => change.status),
-        context.signal,
-      );
-      const acceptedCount = acceptedPrefix(changes, result);
-      if (acceptedCount > 0) {
-        cursor = changes[acceptedCount - 1].cursor;
-        await ports.feed.advance(options.syncName, cursor, context.clock.now());
-        sent += acceptedCount;
-      }
-      batches++;
-      context.logger.info("hlf_dynamics_sync.batch", {
-        size: changes.length,
-        accepted: acceptedCount,
-        cursor,
-      });
-      if (acceptedCount < changes.length) throw rejection(changes, acceptedCount, result, cursor);
-      if (changes.length < options.batchSize) return summary(true);
-      lastBatchMs = context.clock.now().getTime() - startedAt;
+    } catch (error) {
+      context.logger.warn("hlf_dynamics_sync.failed", { cursor, ...counts });
+      throw new PartialRunError(summary(false), error);
     }
   };
 }
 
-/** How many records from the start of the batch the portal accepted: the cursor may pass only those. */
-function acceptedPrefix(changes: CertificationChange[], result: PortalUpsertResult): number {
-  const index = changes.findIndex((change) => !result.accepted.has(change.status.certificationId));
+/** Tries tonight's due quarantined records once: accepted ones leave, refused ones count an attempt. */
+async function retryQuarantined(
+  ports: HlfDynamicsSyncPorts,
+  options: HlfDynamicsSyncOptions,
+  context: JobContext,
+  counts: { retried: number; released: number },
+): Promise<void> {
+  if (options.quarantineRetries < 1) return;
+  const due = await ports.quarantine.due(
+    options.syncName,
+    context.clock.now(),
+    options.quarantineRetries,
+  );
+  if (due.length === 0) return;
+  const result = await ports.portal.push(due, context.signal);
+  const owner = { syncName: options.syncName, jobName: context.jobName };
+  const refused = result.rejected.filter((r) => !r.retryable);
+  await ports.quarantine.hold(owner, refused.map(quarantineEntry), context.clock.now());
+  counts.retried += due.length;
+  counts.released += await ports.quarantine.release(options.syncName, [...result.accepted]);
+  context.logger.info("hlf_dynamics_sync.quarantine_retried", {
+    due: due.length,
+    accepted: result.accepted.size,
+    refused: refused.length,
+  });
+}
+
+/** How many records from the start of the page the cursor may pass: accepted or refused for good. */
+function passablePrefix(changes: CertificationChange[], result: PortalPushResult): number {
+  const refused = new Set(
+    result.rejected.filter((r) => !r.retryable).map((r) => r.certificationId),
+  );
+  const index = changes.findIndex((change) => {
+    const id = change.status.certificationId;
+    return !result.accepted.has(id) && !refused.has(id);
+  });
   return index === -1 ? changes.length : index;
 }
 
-function hasTimeForBatch(context: JobContext, windowMs: number): boolean {
-  return context.deadline.getTime() - context.clock.now().getTime() >= windowMs;
+function quarantineEntry(r: PortalPushResult["rejected"][number]) {
+  const errorMessage = r.detail === "" ? r.reason : `${r.reason}: ${r.detail}`;
+  return { certificationId: r.certificationId, portalStatus: r.status, errorMessage };
+}
+
+/** The same promise, marked handled: a read-ahead the loop abandons must not crash the isolate. */
+function guarded<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
 }
 
 function rejection(
   changes: CertificationChange[],
-  acceptedCount: number,
-  result: PortalUpsertResult,
+  passed: number,
+  result: PortalPushResult,
   cursor: ChangeCursor | null,
 ): PortalRejectedError {
-  const stuck = changes[acceptedCount].status.certificationId;
-  const first = result.rejected.find((r) => r.certificationId === stuck) ?? result.rejected[0];
+  const stuck = changes[passed].status.certificationId;
+  const first = result.rejected.find((r) => r.certificationId === stuck);
   const why = first
-    ? `certification '${first.certificationId}' was rejected: ${first.reason}`
+    ? `certification '${first.certificationId}' failed for now: ${first.reason}`
     : `certification '${stuck}' was not confirmed`;
   return new PortalRejectedError(
-    `The Dynamics portal did not accept the batch: ${why}; ` +
-      `${changes.length - acceptedCount} of ${changes.length} records are unsent and the cursor ` +
+    `The Dynamics portal did not take the batch: ${why}; ` +
+      `${changes.length - passed} of ${changes.length} records are unsent and the cursor ` +
       `stays at '${cursor ?? "start"}'`,
   );
 }

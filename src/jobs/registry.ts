@@ -1,6 +1,7 @@
 import type { CertificationChangeFeed } from "../application/ports/certification_change_feed.ts";
 import type { CertificationExpiryStore } from "../application/ports/certification_expiry_store.ts";
-import type { DynamicsPortalClient } from "../application/ports/dynamics_portal_client.ts";
+import type { CertificationPortal } from "../application/ports/certification_portal.ts";
+import type { SyncQuarantine } from "../application/ports/sync_quarantine.ts";
 import type { JobHandler, JobRegistry } from "../domain/job.ts";
 import { certificationExpiryCheck } from "./certification_expiry_check.ts";
 import { heartbeat } from "./heartbeat.ts";
@@ -13,7 +14,8 @@ import { hlfDynamicsSync } from "./hlf_dynamics_sync.ts";
 export interface JobPorts {
   readonly certificationExpiryStore: CertificationExpiryStore;
   readonly certificationChangeFeed: CertificationChangeFeed;
-  readonly dynamicsPortalClient: DynamicsPortalClient;
+  readonly certificationPortal: CertificationPortal;
+  readonly syncQuarantine: SyncQuarantine;
 }
 
 /** Every job the scheduler can run. Adding a job: one file in src/jobs/ and one line here. */
@@ -23,7 +25,11 @@ export function createJobRegistry(ports: JobPorts): JobRegistry {
     ["certification_expiry_check", certificationExpiryCheck(ports.certificationExpiryStore)],
     [
       "hlf_dynamics_sync",
-      hlfDynamicsSync({ portal: ports.dynamicsPortalClient, feed: ports.certificationChangeFeed }),
+      hlfDynamicsSync({
+        portal: ports.certificationPortal,
+        feed: ports.certificationChangeFeed,
+        quarantine: ports.syncQuarantine,
+      }),
     ],
   ]);
 }

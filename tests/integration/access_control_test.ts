@@ -41,6 +41,7 @@ for (
     "scheduler_job_lease",
     "scheduler_nightly_job",
     "scheduler_sync_cursor",
+    "scheduler_sync_quarantine",
     "organisation",
     "peer_mentor",
     "certification",
@@ -67,6 +68,15 @@ for (
     }
   });
 }
+
+// A view with GROUP BY takes no writes from anyone, so only reading says anything about privileges.
+Deno.test("anon and authenticated cannot read scheduler_sync_quarantine_status", async () => {
+  for (const [who, key] of Object.entries(await callers())) {
+    const read = await rest("scheduler_sync_quarantine_status?select=*", key);
+    const body = await read.text();
+    assert.ok(read.status === 401 || read.status === 403, `${who} read it: ${read.status} ${body}`);
+  }
+});
 
 // Real arguments, so a refusal means "no privilege", not "no such function".
 const lease = {
@@ -106,6 +116,23 @@ for (
         p_certification_id: lease.p_owner,
         p_now: lease.p_now,
       },
+    ],
+    [
+      "scheduler_sync_quarantine_hold",
+      {
+        p_sync_name: "hlf_dynamics_sync",
+        p_job_name: "hlf_dynamics_sync",
+        p_entries: [],
+        p_now: lease.p_now,
+      },
+    ],
+    [
+      "scheduler_sync_quarantine_due",
+      { p_sync_name: "hlf_dynamics_sync", p_now: lease.p_now, p_limit: 1 },
+    ],
+    [
+      "scheduler_sync_quarantine_release",
+      { p_sync_name: "hlf_dynamics_sync", p_certification_ids: [] },
     ],
   ] as const
 ) {

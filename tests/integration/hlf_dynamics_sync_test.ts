@@ -1,18 +1,19 @@
 // hlf_dynamics_sync against the local stack: the real change feed (migration
 // 000700) through PostgREST, RunJob with the real execution log and lease, and
-// the Dataverse client pointed at a fake on 127.0.0.1. Each test uses its own
+// the Dataverse portal adapter pointed at a fake on 127.0.0.1, the real quarantine. Each test uses its own
 // organisation code and sync name, so it never touches HLF's data or cursor.
 import assert from "node:assert/strict";
 import type postgres from "postgres";
 import { RunJob } from "../../src/application/run_job.ts";
-import { systemClock } from "../../src/domain/clock.ts";
+import type { Clock } from "../../src/domain/clock.ts";
 import { SupabaseCertificationChangeFeed } from "../../src/infrastructure/supabase/supabase_certification_change_feed.ts";
 import { createServiceClient } from "../../src/infrastructure/supabase/supabase_client.ts";
 import { SupabaseExecutionLogRepository } from "../../src/infrastructure/supabase/supabase_execution_log_repository.ts";
 import { SupabaseJobLock } from "../../src/infrastructure/supabase/supabase_job_lock.ts";
+import { SupabaseSyncQuarantine } from "../../src/infrastructure/supabase/supabase_sync_quarantine.ts";
 import { hlfDynamicsSync } from "../../src/jobs/hlf_dynamics_sync.ts";
 import { FakeDataverse } from "../support/fake_dataverse.ts";
-import { aDataverseClient } from "../support/dynamics_fakes.ts";
+import { aDataversePortal } from "../support/dynamics_fakes.ts";
 import { RecordingLogger } from "../support/fakes.ts";
 import { callScheduler, connect, stackEnv } from "../support/stack.ts";
 
@@ -29,18 +30,36 @@ async function scenario(sql: postgres.Sql, count: number) {
       from generate_series(1, ${count}) as n`;
   });
   const fake = new FakeDataverse();
-  const portal = aDataverseClient({ baseUrl: fake.serve(), fetch, settings: { concurrency: 2 } });
+  const { portal } = aDataversePortal({
+    baseUrl: fake.serve(),
+    fetch,
+    settings: { concurrency: 2, batchSize: 2 },
+    retry: { maxAttempts: 2 },
+  });
   const env = stackEnv();
   const client = createServiceClient(env.API_URL, env.SERVICE_ROLE_KEY);
   const handler = hlfDynamicsSync(
-    { portal: portal.client, feed: new SupabaseCertificationChangeFeed(client) },
-    { organisationCode: code, syncName: code, batchSize: 2, minBatchWindowMs: 0 },
+    {
+      portal,
+      feed: new SupabaseCertificationChangeFeed(client),
+      quarantine: new SupabaseSyncQuarantine(client),
+    },
+    {
+      organisationCode: code,
+      syncName: code,
+      pageSize: 2,
+      safetyMarginMs: 0,
+      quarantineRetries: 100,
+    },
   );
+  // The wall clock, moved on by whole nights when a test asks for a later night.
+  let nightsLater = 0;
+  const clock: Clock = { now: () => new Date(Date.now() + nightsLater * 86_400_000) };
   const runJob = new RunJob({
     registry: new Map([[code, handler]]),
     log: new SupabaseExecutionLogRepository(client),
     lock: new SupabaseJobLock(client),
-    clock: systemClock,
+    clock,
     logger: new RecordingLogger(),
     newExecutionId: () => crypto.randomUUID(),
     settings: {
@@ -66,12 +85,18 @@ async function scenario(sql: postgres.Sql, count: number) {
   const cleanup = async () => {
     await fake.close();
     await sql`delete from scheduler_sync_cursor where sync_name = ${code}`;
+    await sql`delete from scheduler_sync_quarantine where sync_name = ${code}`;
     // Certifications (and any expiry notices) go with their mentor by cascade.
     await sql`delete from peer_mentor where organisation_id in
       (select id from organisation where code = ${code})`;
     await sql`delete from organisation where code = ${code}`;
   };
-  return { code, fake, run, ids, cursor, cleanup };
+  const quarantined = async () =>
+    (await sql`select certification_id::text as id, portal_status, error_message, attempts
+      from scheduler_sync_quarantine where sync_name = ${code} order by certification_id`)
+      .map((row) => ({ ...row }));
+  const nextNight = () => nightsLater++;
+  return { code, fake, run, ids, cursor, cleanup, quarantined, nextNight };
 }
 
 /** The feed shows a change only once every older transaction has ended; wait for that horizon. */
@@ -96,6 +121,9 @@ Deno.test("hlf_dynamics_sync sends every certification once, then only what chan
     assert.deepEqual(first.summary, {
       enabled: true,
       sent: 5,
+      quarantined: 0,
+      retried: 0,
+      released: 0,
       batches: 3,
       cursor: await s.cursor(),
       complete: true,
@@ -107,12 +135,12 @@ Deno.test("hlf_dynamics_sync sends every certification once, then only what chan
 
     const idle = await s.run();
     assert.deepEqual(idle.summary, { ...first.summary, sent: 0, batches: 0 });
-    assert.equal(s.fake.upserts().length, 5);
+    assert.equal(s.fake.sentKeys().length, 5);
 
     await sql`update certification set status = 'revoked' where id = ${ids[1]}`;
     const third = await s.run();
     assert.equal(third.summary?.sent, 1);
-    assert.deepEqual(s.fake.upserts().slice(5).map((r) => r.path.match(/'(.*)'/)?.[1]), [ids[1]]);
+    assert.deepEqual(s.fake.sentKeys().slice(5), [ids[1]]);
     assert.equal(s.fake.rows.get(ids[1])?.hlf_status, "revoked");
     assert.ok((await s.cursor()).endsWith(ids[1]), "the revoked row is now the newest change");
   } finally {
@@ -121,35 +149,81 @@ Deno.test("hlf_dynamics_sync sends every certification once, then only what chan
   }
 });
 
-Deno.test("hlf_dynamics_sync on a permanent portal failure records the run failed and keeps the cursor before it", async () => {
+Deno.test("hlf_dynamics_sync quarantines a record the portal refuses with 400, succeeds past it, and releases it once a later night's retry is accepted", async () => {
+  const sql = connect();
+  const s = await scenario(sql, 5);
+  try {
+    const ids = await s.ids();
+    s.fake.alwaysFail.set(ids[2], { status: 400, errorCode: "0x80040203" });
+
+    const first = await s.run();
+
+    assert.equal(first.status, "succeeded");
+    assert.equal(first.summary?.sent, 4);
+    assert.equal(first.summary?.quarantined, 1);
+    assert.equal(first.summary?.complete, true);
+    assert.ok((await s.cursor()).endsWith(ids[4]), "the cursor moved past the refused record");
+    assert.deepEqual(await s.quarantined(), [{
+      id: ids[2],
+      portal_status: 400,
+      error_message: "HTTP 400 ('0x80040203'): Scripted failure for row [email]",
+      attempts: 1,
+    }]);
+    const [waiting] = await sql`select retrying, needs_person
+      from scheduler_sync_quarantine_status where sync_name = ${s.code}`;
+    assert.deepEqual({ ...waiting }, { retrying: 1, needs_person: 0 });
+
+    // The same night: nothing is retried, nothing is sent.
+    const before = s.fake.sentKeys().length;
+    assert.equal((await s.run()).summary?.retried, 0);
+    assert.equal(s.fake.sentKeys().length, before);
+
+    // A later night, once the portal takes it: retried, accepted, out of quarantine.
+    s.fake.alwaysFail.clear();
+    s.nextNight();
+    const later = await s.run();
+    assert.equal(later.status, "succeeded");
+    assert.equal(later.summary?.retried, 1);
+    assert.equal(later.summary?.released, 1);
+    assert.deepEqual(await s.quarantined(), []);
+    assert.equal(s.fake.rows.size, 5);
+  } finally {
+    await s.cleanup();
+    await sql.end();
+  }
+});
+
+Deno.test("hlf_dynamics_sync on a failure that may pass records the run failed with its counts and keeps the cursor before it", async () => {
   const sql = connect();
   const s = await scenario(sql, 4);
   try {
     const ids = await s.ids();
-    s.fake.alwaysFail.set(ids[2], { status: 400, errorCode: "0x80040203" });
+    s.fake.alwaysFail.set(ids[2], { status: 503 });
 
     const failed = await s.run();
 
     assert.equal(failed.status, "failed");
     assert.match(
       failed.errorMessage!,
-      new RegExp(`certification '${ids[2]}' was rejected: HTTP 400`),
+      new RegExp(`certification '${ids[2]}' failed for now: HTTP 503`),
     );
-    const [row] = await sql`select status, error_message from scheduler_execution_log
+    const [row] = await sql`select status, error_message, summary from scheduler_execution_log
       where id = ${failed.executionId}`;
     assert.equal(row.status, "failed");
     assert.equal(row.error_message, failed.errorMessage);
+    assert.equal(row.summary.sent, 2, "a failed run keeps the count of what it delivered");
+    assert.equal(row.summary.complete, false);
     const stuckAt = await s.cursor();
-    assert.ok(stuckAt.endsWith(ids[1]), "past the accepted batch, not past the rejected record");
+    assert.ok(stuckAt.endsWith(ids[1]), "past the accepted page, not past the failing record");
+    assert.deepEqual(await s.quarantined(), [], "a failure that may pass is not quarantined");
 
     // Once the portal takes it, the next run sends only what was not acknowledged.
     s.fake.alwaysFail.clear();
-    const before = s.fake.upserts().length;
+    const before = s.fake.sentKeys().length;
     const retried = await s.run();
     assert.equal(retried.status, "succeeded");
     assert.equal(retried.summary?.sent, 2);
-    const resent = s.fake.upserts().slice(before).map((r) => r.path.match(/'(.*)'/)?.[1]);
-    assert.deepEqual(resent.sort(), [ids[2], ids[3]].sort());
+    assert.deepEqual(s.fake.sentKeys().slice(before).sort(), [ids[2], ids[3]].sort());
     assert.ok((await s.cursor()).endsWith(ids[3]));
   } finally {
     await s.cleanup();

@@ -6,19 +6,23 @@ import type {
   ChangeCursor,
 } from "../../src/application/ports/certification_change_feed.ts";
 import type {
-  DynamicsPortalClient,
+  CertificationPortal,
+  PortalPushResult,
   PortalRejection,
-  PortalUpsertResult,
-} from "../../src/application/ports/dynamics_portal_client.ts";
+} from "../../src/application/ports/certification_portal.ts";
+import type {
+  QuarantineEntry,
+  QuarantineOwner,
+  SyncQuarantine,
+} from "../../src/application/ports/sync_quarantine.ts";
+import type { Sleep } from "../../src/domain/batch_pacer.ts";
 import type { CertificationStatus } from "../../src/domain/certification_status.ts";
 import type { JobContext } from "../../src/domain/job.ts";
 import { ClientCredentialsTokenProvider } from "../../src/infrastructure/dynamics/client_credentials_token_provider.ts";
-import {
-  DataversePortalClient,
-  type DataverseSettings,
-} from "../../src/infrastructure/dynamics/dataverse_portal_client.ts";
-import type { Sleep } from "../../src/infrastructure/dynamics/http_retry.ts";
+import { DataverseCertificationPortal } from "../../src/infrastructure/dynamics/dataverse_certification_portal.ts";
+import type { DataverseSettings } from "../../src/infrastructure/dynamics/dynamics_settings.ts";
 import { Redacted } from "../../src/infrastructure/dynamics/redacted.ts";
+import type { RetryPolicy } from "../../src/infrastructure/dynamics/retry_policy.ts";
 import { FAKE_APP } from "./fake_dataverse.ts";
 import { RecordingLogger, SteppingClock } from "./fakes.ts";
 
@@ -80,7 +84,7 @@ export class InMemoryChangeFeed implements CertificationChangeFeed {
 }
 
 /** A portal that accepts everything unless told to reject an id or to throw. */
-export class ScriptedPortalClient implements DynamicsPortalClient {
+export class ScriptedCertificationPortal implements CertificationPortal {
   readonly batches: string[][] = [];
   readonly rejectIds = new Map<string, PortalRejection>();
   failWith: Error | null = null;
@@ -89,13 +93,22 @@ export class ScriptedPortalClient implements DynamicsPortalClient {
 
   constructor(readonly enabled = true) {}
 
-  /** Rejects this certification id on every call. */
-  reject(certificationId: string, reason = "HTTP 400 ('0x80040203')", retryable = false): this {
-    this.rejectIds.set(certificationId, { certificationId, reason, retryable });
+  /** Rejects this certification id on every call: for good (400) unless `retryable` (503). */
+  reject(certificationId: string, retryable = false): this {
+    const status = retryable ? 503 : 400;
+    const reason = retryable ? "HTTP 503 after 5 attempts" : "HTTP 400 ('0x80040203')";
+    const detail = retryable ? "" : "Value [value] is not valid for hlf_status";
+    this.rejectIds.set(certificationId, { certificationId, status, reason, detail, retryable });
     return this;
   }
 
-  upsertStatuses(records: readonly CertificationStatus[]): Promise<PortalUpsertResult> {
+  /** Accepts this certification id again. */
+  accept(certificationId: string): this {
+    this.rejectIds.delete(certificationId);
+    return this;
+  }
+
+  push(records: readonly CertificationStatus[]): Promise<PortalPushResult> {
     this.batches.push(records.map((r) => r.certificationId));
     if (this.failWith) return Promise.reject(this.failWith);
     const accepted = new Set<string>();
@@ -104,6 +117,8 @@ export class ScriptedPortalClient implements DynamicsPortalClient {
       const rejection = this.rejectIds.get(record.certificationId);
       if (rejection) rejected.push(rejection);
       else accepted.add(record.certificationId);
+      // Like the real adapter: nothing new starts after a failure that may pass.
+      if (rejection?.retryable) break;
     }
     this.afterBatch(this.batches.length);
     return Promise.resolve({ accepted, rejected });
@@ -112,6 +127,37 @@ export class ScriptedPortalClient implements DynamicsPortalClient {
   /** Every certification id sent, in order, across batches. */
   sentIds(): string[] {
     return this.batches.flat();
+  }
+}
+
+/** The quarantine in memory, with the SQL functions' rules: one try a UTC day, up to `maxAttempts`. */
+export class InMemorySyncQuarantine implements SyncQuarantine {
+  readonly held = new Map<string, QuarantineEntry & { attempts: number; lastAttemptAt: Date }>();
+
+  constructor(
+    readonly statuses: (id: string) => CertificationStatus,
+    readonly maxAttempts = 5,
+  ) {}
+
+  hold(_owner: QuarantineOwner, entries: readonly QuarantineEntry[], now: Date): Promise<void> {
+    for (const entry of entries) {
+      const attempts = (this.held.get(entry.certificationId)?.attempts ?? 0) + 1;
+      this.held.set(entry.certificationId, { ...entry, attempts, lastAttemptAt: now });
+    }
+    return Promise.resolve();
+  }
+
+  due(_syncName: string, now: Date, limit: number): Promise<CertificationStatus[]> {
+    const today = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
+    const due = [...this.held.entries()]
+      .filter(([, e]) => e.attempts < this.maxAttempts && e.lastAttemptAt.getTime() < today)
+      .slice(0, limit)
+      .map(([id]) => this.statuses(id));
+    return Promise.resolve(due);
+  }
+
+  release(_syncName: string, certificationIds: readonly string[]): Promise<number> {
+    return Promise.resolve(certificationIds.filter((id) => this.held.delete(id)).length);
   }
 }
 
@@ -151,42 +197,56 @@ export class RecordingSleep {
   };
 }
 
-/** A Dataverse client and token provider wired to a FakeDataverse, with fast retries. */
-export function aDataverseClient(options: {
+/** A retry policy with short pauses, for tests. */
+export const TEST_RETRY_POLICY: RetryPolicy = {
+  maxAttempts: 4,
+  baseMs: 100,
+  maxMs: 1_000,
+  maxRetryAfterMs: 10_000,
+  maxThrottledSends: 20,
+};
+
+/** A Dataverse portal and token provider wired to a FakeDataverse, with fast retries. */
+export function aDataversePortal(options: {
   baseUrl: string;
   fetch: typeof fetch;
   settings?: Partial<DataverseSettings>;
+  retry?: Partial<RetryPolicy>;
   tokenLifetimeMarginMs?: number;
+  clock?: ManualClock;
+  sleep?: Sleep;
 }) {
-  const clock = new ManualClock();
+  const clock = options.clock ?? new ManualClock();
   const sleeper = new RecordingSleep(clock);
-  const deps = { fetch: options.fetch, clock, sleep: sleeper.sleep };
-  const backoff = { baseMs: 100, maxMs: 1_000 };
-  const tokens = new ClientCredentialsTokenProvider({
-    tokenUrl: `${options.baseUrl}/${FAKE_APP.tenantId}/oauth2/v2.0/token`,
-    clientId: FAKE_APP.clientId,
-    clientSecret: new Redacted(FAKE_APP.clientSecret),
-    scope: FAKE_APP.scope,
-    refreshMarginMs: options.tokenLifetimeMarginMs ?? 60_000,
-    maxAttempts: 3,
-    backoff,
-  }, deps);
-  const client = new DataversePortalClient(
+  const deps = { fetch: options.fetch, clock, sleep: options.sleep ?? sleeper.sleep };
+  const retry = { ...TEST_RETRY_POLICY, ...options.retry };
+  const tokens = new ClientCredentialsTokenProvider(
+    {
+      tokenUrl: `${options.baseUrl}/${FAKE_APP.tenantId}/oauth2/v2.0/token`,
+      clientId: FAKE_APP.clientId,
+      clientSecret: new Redacted(FAKE_APP.clientSecret),
+      scope: FAKE_APP.scope,
+      refreshMarginMs: options.tokenLifetimeMarginMs ?? 60_000,
+    },
+    { ...retry, maxAttempts: 3 },
+    deps,
+  );
+  const portal = new DataverseCertificationPortal(
     {
       apiUrl: `${options.baseUrl}/api/data/v9.2/`,
       entitySet: FAKE_APP.entitySet,
+      entityName: FAKE_APP.entityName,
       alternateKey: FAKE_APP.alternateKey,
       concurrency: 4,
-      maxAttempts: 4,
-      maxRetryAfterMs: 10_000,
+      batchSize: 1,
       requestTimeoutMs: 5_000,
-      backoff,
       ...options.settings,
     },
+    retry,
     tokens,
     deps,
   );
-  return { client, tokens, clock, sleeper };
+  return { portal, tokens, clock, sleeper };
 }
 
 export { ManualClock };

@@ -22,6 +22,11 @@ export class SteppingClock implements Clock {
     this.reads.push(date);
     return date;
   }
+
+  /** Jumps to `date` (a later night, say); steps go on from there. */
+  set(date: Date): void {
+    this.#next = date.getTime();
+  }
 }
 
 /** A clock that stands still until a test moves it (or a fake moves it as time passes). */

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { PartialRunError } from "../../src/domain/errors.ts";
 import {
   HLF_DYNAMICS_SYNC_DEFAULTS,
   hlfDynamicsSync,
@@ -9,32 +10,51 @@ import {
   aCertificationStatus,
   aJobContext,
   InMemoryChangeFeed,
-  ScriptedPortalClient,
+  InMemorySyncQuarantine,
+  ScriptedCertificationPortal,
 } from "../support/dynamics_fakes.ts";
 import { SteppingClock } from "../support/fakes.ts";
 
-const OPTIONS: HlfDynamicsSyncOptions = { ...HLF_DYNAMICS_SYNC_DEFAULTS, batchSize: 3 };
+const OPTIONS: HlfDynamicsSyncOptions = { ...HLF_DYNAMICS_SYNC_DEFAULTS, pageSize: 3 };
 const SYNC = OPTIONS.syncName;
+const idOf = (n: number) => aCertificationStatus(n).certificationId;
 
-Deno.test("hlfDynamicsSync() sends HLF's changes in batches and moves the cursor after each", async () => {
-  const feed = new InMemoryChangeFeed().add("hlf", 7).add("other", 2, 100);
-  const portal = new ScriptedPortalClient();
+function setup(feed = new InMemoryChangeFeed(), portal = new ScriptedCertificationPortal()) {
+  const quarantine = new InMemorySyncQuarantine((id) =>
+    feed.changes.find((c) => c.status.certificationId === id)!.status
+  );
+  return { feed, portal, quarantine, sync: hlfDynamicsSync({ portal, feed, quarantine }, OPTIONS) };
+}
+
+/** The summary a run failed with: every failure carries what it sent. */
+async function failedSummary(run: Promise<unknown>): Promise<PartialRunError> {
+  try {
+    await run;
+  } catch (error) {
+    assert.ok(error instanceof PartialRunError, String(error));
+    return error;
+  }
+  throw new Error("the run did not fail");
+}
+
+Deno.test("hlfDynamicsSync() sends HLF's changes page by page and moves the cursor after each", async () => {
+  const { feed, portal, sync } = setup(new InMemoryChangeFeed().add("hlf", 7).add("other", 2, 100));
   const { context } = aJobContext();
 
-  const summary = await hlfDynamicsSync({ portal, feed }, OPTIONS)({}, context);
+  const summary = await sync({}, context);
 
   assert.deepEqual(summary, {
     enabled: true,
     sent: 7,
+    quarantined: 0,
+    retried: 0,
+    released: 0,
     batches: 3,
     cursor: "pos:7",
     complete: true,
   });
   assert.deepEqual(portal.batches.map((b) => b.length), [3, 3, 1]);
-  assert.deepEqual(
-    portal.sentIds(),
-    [1, 2, 3, 4, 5, 6, 7].map((n) => aCertificationStatus(n).certificationId),
-  );
+  assert.deepEqual(portal.sentIds(), [1, 2, 3, 4, 5, 6, 7].map(idOf));
   assert.deepEqual(feed.advances, [
     { syncName: SYNC, to: "pos:3" },
     { syncName: SYNC, to: "pos:6" },
@@ -43,35 +63,48 @@ Deno.test("hlfDynamicsSync() sends HLF's changes in batches and moves the cursor
   assert.ok(feed.reads.every((r) => r.organisationCode === "hlf"));
 });
 
+Deno.test("hlfDynamicsSync() reads the next page before the current one has been pushed", async () => {
+  const { feed, portal, sync } = setup(new InMemoryChangeFeed().add("hlf", 7));
+  const readsAtPush: number[] = [];
+  portal.afterBatch = () => readsAtPush.push(feed.reads.length);
+
+  await sync({}, aJobContext().context);
+
+  // Page 1 is pushed while page 2 is being read, and so on.
+  assert.deepEqual(readsAtPush, [2, 3, 3]);
+  assert.deepEqual(feed.reads.map((r) => r.after), [null, "pos:3", "pos:6"]);
+});
+
 Deno.test("hlfDynamicsSync() starts after the stored cursor and sends only newer changes", async () => {
-  const feed = new InMemoryChangeFeed().add("hlf", 5);
+  const { feed, portal, sync } = setup(new InMemoryChangeFeed().add("hlf", 5));
   feed.cursors.set(SYNC, "pos:4");
-  const portal = new ScriptedPortalClient();
 
-  const summary = await hlfDynamicsSync({ portal, feed }, OPTIONS)({}, aJobContext().context);
+  const summary = await sync({}, aJobContext().context);
 
-  assert.deepEqual(portal.sentIds(), [aCertificationStatus(5).certificationId]);
+  assert.deepEqual(portal.sentIds(), [idOf(5)]);
   assert.equal(summary?.cursor, "pos:5");
   assert.equal(feed.reads[0].after, "pos:4");
 });
 
 Deno.test("hlfDynamicsSync() with nothing new sends nothing, keeps the cursor and completes", async () => {
-  const feed = new InMemoryChangeFeed();
-  const portal = new ScriptedPortalClient();
+  const { feed, portal, sync } = setup();
 
-  const summary = await hlfDynamicsSync({ portal, feed }, OPTIONS)({}, aJobContext().context);
+  const summary = await sync({}, aJobContext().context);
 
-  assert.deepEqual(summary, { enabled: true, sent: 0, batches: 0, cursor: null, complete: true });
+  assert.equal(summary?.complete, true);
+  assert.equal(summary?.sent, 0);
   assert.equal(portal.batches.length, 0);
   assert.deepEqual(feed.advances, []);
 });
 
 Deno.test("hlfDynamicsSync() when the portal is disabled succeeds, reads nothing and moves no cursor", async () => {
-  const feed = new InMemoryChangeFeed().add("hlf", 3);
-  const portal = new ScriptedPortalClient(false);
+  const { feed, sync } = setup(
+    new InMemoryChangeFeed().add("hlf", 3),
+    new ScriptedCertificationPortal(false),
+  );
   const { context, logger } = aJobContext();
 
-  const summary = await hlfDynamicsSync({ portal, feed }, OPTIONS)({}, context);
+  const summary = await sync({}, context);
 
   assert.deepEqual(summary, { enabled: false, sent: 0, batches: 0, cursor: null, complete: false });
   assert.deepEqual(feed.reads, []);
@@ -79,87 +112,149 @@ Deno.test("hlfDynamicsSync() when the portal is disabled succeeds, reads nothing
   assert.ok(logger.lines.some((l) => l.event === "hlf_dynamics_sync.disabled"));
 });
 
-Deno.test("hlfDynamicsSync() throws on a rejected record after moving the cursor only past the accepted ones before it", async () => {
-  const feed = new InMemoryChangeFeed().add("hlf", 6);
-  const stuck = aCertificationStatus(5).certificationId;
-  const portal = new ScriptedPortalClient().reject(stuck);
+Deno.test("hlfDynamicsSync() quarantines a record the portal refuses for good and moves past it", async () => {
+  const { feed, portal, quarantine, sync } = setup(new InMemoryChangeFeed().add("hlf", 7));
+  portal.reject(idOf(5));
 
-  await assert.rejects(
-    hlfDynamicsSync({ portal, feed }, OPTIONS)({}, aJobContext().context),
-    (error: unknown) => {
-      assert.ok(error instanceof PortalRejectedError);
-      assert.equal(error.code, "portal_rejected");
-      assert.match(error.message, new RegExp(`certification '${stuck}' was rejected: HTTP 400`));
-      assert.match(error.message, /2 of 3 records are unsent and the cursor stays at 'pos:4'/);
-      return true;
-    },
+  const summary = await sync({}, aJobContext().context);
+
+  assert.equal(summary?.complete, true);
+  assert.equal(summary?.sent, 6);
+  assert.equal(summary?.quarantined, 1);
+  assert.equal(feed.cursors.get(SYNC), "pos:7");
+  const held = quarantine.held.get(idOf(5));
+  assert.equal(held?.portalStatus, 400);
+  assert.equal(held?.attempts, 1);
+  assert.equal(
+    held?.errorMessage,
+    "HTTP 400 ('0x80040203'): Value [value] is not valid for hlf_status",
   );
-  // Record 6 was accepted but lies after the rejected 5: it is re-sent next run.
-  assert.deepEqual(feed.cursors.get(SYNC), "pos:4");
 });
 
-Deno.test("hlfDynamicsSync() leaves the cursor where it was when the first record of a batch is rejected", async () => {
-  const feed = new InMemoryChangeFeed().add("hlf", 3);
-  feed.cursors.set(SYNC, "pos:1");
-  const portal = new ScriptedPortalClient().reject(aCertificationStatus(2).certificationId);
+Deno.test("hlfDynamicsSync() retries a quarantined record on a later night, not the same one, and releases it once accepted", async () => {
+  const clock = new SteppingClock(new Date("2026-11-28T02:00:00Z"), 10);
+  const { portal, quarantine, sync } = setup(new InMemoryChangeFeed().add("hlf", 4));
+  portal.reject(idOf(2));
+  await sync({}, aJobContext({ clock }).context);
+  assert.ok(quarantine.held.has(idOf(2)));
 
-  await assert.rejects(
-    hlfDynamicsSync({ portal, feed }, OPTIONS)({}, aJobContext().context),
-    PortalRejectedError,
+  // The same night (a second part or a manual run): not tried again.
+  const again = await sync({}, aJobContext({ clock }).context);
+  assert.equal(again?.retried, 0);
+
+  // Next night it is still refused: one more attempt counted.
+  clock.set(new Date("2026-11-29T02:00:00Z"));
+  const second = await sync({}, aJobContext({ clock }).context);
+  assert.equal(second?.retried, 1);
+  assert.equal(quarantine.held.get(idOf(2))?.attempts, 2);
+
+  // The night after, the portal takes it: it leaves the quarantine.
+  portal.accept(idOf(2));
+  clock.set(new Date("2026-11-30T02:00:00Z"));
+  const third = await sync({}, aJobContext({ clock }).context);
+  assert.equal(third?.retried, 1);
+  assert.equal(third?.released, 1);
+  assert.equal(quarantine.held.size, 0);
+  assert.equal(portal.sentIds().filter((id) => id === idOf(2)).length, 3);
+});
+
+Deno.test("hlfDynamicsSync() leaves a quarantined record for a person once its attempts are spent", async () => {
+  const clock = new SteppingClock(new Date("2026-11-28T02:00:00Z"), 10);
+  const feed = new InMemoryChangeFeed().add("hlf", 2);
+  const portal = new ScriptedCertificationPortal().reject(idOf(1));
+  const quarantine = new InMemorySyncQuarantine(
+    (id) => aCertificationStatus(Number(id.slice(-12))),
+    2,
   );
+  const sync = hlfDynamicsSync({ portal, feed, quarantine }, OPTIONS);
 
+  for (let night = 28; night <= 30; night++) {
+    clock.set(new Date(`2026-11-${night}T02:00:00Z`));
+    await sync({}, aJobContext({ clock }).context);
+  }
+
+  assert.equal(quarantine.held.get(idOf(1))?.attempts, 2);
+  assert.equal(portal.sentIds().filter((id) => id === idOf(1)).length, 2);
+});
+
+Deno.test("hlfDynamicsSync() stops before a record that failed for now, keeping the cursor before it and its counts", async () => {
+  const { feed, portal, quarantine, sync } = setup(new InMemoryChangeFeed().add("hlf", 6));
+  portal.reject(idOf(2)).reject(idOf(5), true);
+
+  const error = await failedSummary(sync({}, aJobContext().context));
+
+  assert.ok(error.cause instanceof PortalRejectedError);
+  assert.equal(error.cause.code, "portal_rejected");
+  assert.match(error.message, new RegExp(`certification '${idOf(5)}' failed for now: HTTP 503`));
+  assert.match(error.message, /2 of 3 records are unsent and the cursor stays at 'pos:4'/);
+  assert.deepEqual(error.summary, {
+    enabled: true,
+    sent: 3,
+    quarantined: 1,
+    retried: 0,
+    released: 0,
+    batches: 2,
+    cursor: "pos:4",
+    complete: false,
+  });
+  assert.equal(feed.cursors.get(SYNC), "pos:4");
+  assert.deepEqual([...quarantine.held.keys()], [idOf(2)]);
+});
+
+Deno.test("hlfDynamicsSync() leaves the cursor where it was when the first record of a page fails for now", async () => {
+  const { feed, portal, sync } = setup(new InMemoryChangeFeed().add("hlf", 3));
+  feed.cursors.set(SYNC, "pos:1");
+  portal.reject(idOf(2), true);
+
+  const error = await failedSummary(sync({}, aJobContext().context));
+
+  assert.ok(error.cause instanceof PortalRejectedError);
   assert.deepEqual(feed.advances, []);
   assert.equal(feed.cursors.get(SYNC), "pos:1");
 });
 
-Deno.test("hlfDynamicsSync() lets a portal failure (no token) propagate and keeps the cursor", async () => {
-  const feed = new InMemoryChangeFeed().add("hlf", 3);
-  const portal = new ScriptedPortalClient();
+Deno.test("hlfDynamicsSync() lets a portal failure (no token) propagate with its counts and keeps the cursor", async () => {
+  const { feed, portal, sync } = setup(new InMemoryChangeFeed().add("hlf", 3));
   portal.failWith = new Error(
     "Cannot get a Dynamics access token: the token endpoint answered 401",
   );
 
-  await assert.rejects(
-    hlfDynamicsSync({ portal, feed }, OPTIONS)({}, aJobContext().context),
-    /access token/,
-  );
+  const error = await failedSummary(sync({}, aJobContext().context));
+
+  assert.match(error.message, /access token/);
+  assert.equal(error.summary.sent, 0);
   assert.deepEqual(feed.advances, []);
 });
 
-Deno.test("hlfDynamicsSync() stops between batches when the signal aborts, keeping delivered progress", async () => {
-  const feed = new InMemoryChangeFeed().add("hlf", 9);
-  const portal = new ScriptedPortalClient();
+Deno.test("hlfDynamicsSync() stops between pages when the signal aborts, keeping delivered progress", async () => {
+  const { portal, sync } = setup(new InMemoryChangeFeed().add("hlf", 9));
   const { context, controller } = aJobContext();
   portal.afterBatch = (batch) => batch === 1 && controller.abort(new Error("budget"));
 
-  const summary = await hlfDynamicsSync({ portal, feed }, OPTIONS)({}, context);
+  const summary = await sync({}, context);
 
-  assert.deepEqual(summary, {
-    enabled: true,
-    sent: 3,
-    batches: 1,
-    cursor: "pos:3",
-    complete: false,
-    stopped: "aborted",
-  });
+  assert.equal(summary?.sent, 3);
+  assert.equal(summary?.batches, 1);
+  assert.equal(summary?.cursor, "pos:3");
+  assert.equal(summary?.complete, false);
+  assert.equal(summary?.stopped, "aborted");
   assert.equal(portal.batches.length, 1);
 });
 
-Deno.test("hlfDynamicsSync() starts no batch it lacks the time for before the deadline", async () => {
-  const feed = new InMemoryChangeFeed().add("hlf", 9);
-  const portal = new ScriptedPortalClient();
-  // Each clock read moves 1 s and a batch reads it 4 times: 11 s are left before the first
-  // batch (>= the 10 s window), 7 s before the second.
+Deno.test("hlfDynamicsSync() starts no page that could end inside the safety margin before the deadline", async () => {
+  const { feed, portal, sync } = setup(new InMemoryChangeFeed().add("hlf", 9));
+  // Each clock read moves 1 s; a page reads it 3 times (2 s long). 11.x s are left before the
+  // first page (> 10 s margin), 8.x s before the second (< margin + 2 s).
   const { context, logger } = aJobContext({
     clock: new SteppingClock(undefined, 1000),
-    budgetMs: 12_000,
+    budgetMs: 14_000,
   });
 
-  const summary = await hlfDynamicsSync({ portal, feed }, OPTIONS)({}, context);
+  const summary = await sync({}, context);
 
   assert.equal(summary?.complete, false);
   assert.equal(summary?.stopped, "deadline");
   assert.equal(portal.batches.length, 1);
   assert.equal(feed.cursors.get(SYNC), "pos:3");
-  assert.ok(logger.lines.some((l) => l.event === "hlf_dynamics_sync.stopped_near_deadline"));
+  assert.ok(logger.lines.some((l) => l.event === "hlf_dynamics_sync.stopped"));
 });

@@ -1,8 +1,8 @@
-import type { Clock } from "../../domain/clock.ts";
 import { InfrastructureError } from "../../domain/errors.ts";
 import type { AccessTokenSource } from "./access_token_source.ts";
-import { backoffMs, type BackoffSettings, isTransientStatus, type Sleep } from "./http_retry.ts";
+import type { HttpDependencies } from "./http_dependencies.ts";
 import type { Redacted } from "./redacted.ts";
+import { backoffMs, isTransientStatus, type RetryPolicy } from "./retry_policy.ts";
 
 /** Where and as whom to ask for a token. */
 export interface ClientCredentialsSettings {
@@ -12,15 +12,6 @@ export interface ClientCredentialsSettings {
   readonly scope: string;
   /** Refresh this long before the token expires (at most half its lifetime). */
   readonly refreshMarginMs: number;
-  readonly maxAttempts: number;
-  readonly backoff: BackoffSettings;
-}
-
-/** I/O the provider needs, injected so tests need neither network nor timers. */
-export interface HttpDependencies {
-  readonly fetch: typeof fetch;
-  readonly clock: Clock;
-  readonly sleep: Sleep;
 }
 
 /**
@@ -30,12 +21,14 @@ export interface HttpDependencies {
  */
 export class ClientCredentialsTokenProvider implements AccessTokenSource {
   readonly #settings: ClientCredentialsSettings;
+  readonly #retry: RetryPolicy;
   readonly #deps: HttpDependencies;
   #cached: { token: string; refreshAt: number } | null = null;
   #inflight: Promise<string> | null = null;
 
-  constructor(settings: ClientCredentialsSettings, deps: HttpDependencies) {
+  constructor(settings: ClientCredentialsSettings, retry: RetryPolicy, deps: HttpDependencies) {
     this.#settings = settings;
+    this.#retry = retry;
     this.#deps = deps;
   }
 
@@ -53,10 +46,10 @@ export class ClientCredentialsTokenProvider implements AccessTokenSource {
   }
 
   async #fetchToken(signal: AbortSignal): Promise<string> {
-    const { maxAttempts, backoff } = this.#settings;
+    const { maxAttempts } = this.#retry;
     let last = "";
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-      if (attempt > 1) await this.#deps.sleep(backoffMs(attempt - 1, backoff), signal);
+      if (attempt > 1) await this.#deps.sleep(backoffMs(attempt - 1, this.#retry), signal);
       let response: Response;
       try {
         response = await this.#deps.fetch(this.#settings.tokenUrl, {

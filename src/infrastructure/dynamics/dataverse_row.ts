@@ -23,3 +23,8 @@ export function upsertUrl(
   const literal = encodeURIComponent(keyValue.replaceAll("'", "''"));
   return `${target.apiUrl}${target.entitySet}(${target.alternateKey}='${literal}')`;
 }
+
+/** `<api>/<set>/Microsoft.Dynamics.CRM.UpsertMultiple`: the bulk upsert action bound to the table. */
+export function upsertMultipleUrl(target: { apiUrl: string; entitySet: string }): string {
+  return `${target.apiUrl}${target.entitySet}/Microsoft.Dynamics.CRM.UpsertMultiple`;
+}

@@ -4,19 +4,15 @@ import type {
   CertificationChangeFeed,
   ChangeCursor,
 } from "../../application/ports/certification_change_feed.ts";
-import type { CertificationState } from "../../domain/certification_status.ts";
 import { InfrastructureError } from "../../domain/errors.ts";
+import {
+  certificationStatusFromRow,
+  type CertificationStatusRow,
+} from "./certification_status_row.ts";
 import { infrastructureError } from "./postgrest_error.ts";
 
-interface ChangeRow {
+interface ChangeRow extends CertificationStatusRow {
   change_xid: string;
-  certification_id: string;
-  peer_mentor_id: string;
-  certification_type: string;
-  status: CertificationState;
-  issued_at: string;
-  expires_at: string;
-  expired_at: string | null;
 }
 
 /**
@@ -80,14 +76,6 @@ function parseCursor(cursor: ChangeCursor): { changeXid: string; certificationId
 function toChange(row: ChangeRow): CertificationChange {
   return {
     cursor: `${row.change_xid}:${row.certification_id}`,
-    status: {
-      certificationId: row.certification_id,
-      peerMentorId: row.peer_mentor_id,
-      certificationType: row.certification_type,
-      state: row.status,
-      issuedAt: new Date(row.issued_at),
-      expiresAt: new Date(row.expires_at),
-      expiredAt: row.expired_at === null ? null : new Date(row.expired_at),
-    },
+    status: certificationStatusFromRow(row),
   };
 }

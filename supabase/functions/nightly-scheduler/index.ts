@@ -7,8 +7,8 @@ import { RunJob } from "../../../src/application/run_job.ts";
 import { systemClock } from "../../../src/domain/clock.ts";
 import { loadConfig } from "../../../src/infrastructure/config.ts";
 import { edgeRuntimeKeepAlive } from "../../../src/infrastructure/edge_runtime.ts";
-import { createDynamicsPortalClient } from "../../../src/infrastructure/dynamics/create_dynamics_portal_client.ts";
-import { timerSleep } from "../../../src/infrastructure/dynamics/http_retry.ts";
+import { timerSleep } from "../../../src/domain/batch_pacer.ts";
+import { createCertificationPortal } from "../../../src/infrastructure/dynamics/create_certification_portal.ts";
 import { createSchedulerHandler } from "../../../src/infrastructure/http/scheduler_handler.ts";
 import { JsonLogger } from "../../../src/infrastructure/logging/json_logger.ts";
 import { SupabaseCertificationChangeFeed } from "../../../src/infrastructure/supabase/supabase_certification_change_feed.ts";
@@ -16,6 +16,7 @@ import { SupabaseCertificationExpiryStore } from "../../../src/infrastructure/su
 import { createServiceClient } from "../../../src/infrastructure/supabase/supabase_client.ts";
 import { SupabaseExecutionLogRepository } from "../../../src/infrastructure/supabase/supabase_execution_log_repository.ts";
 import { SupabaseJobLock } from "../../../src/infrastructure/supabase/supabase_job_lock.ts";
+import { SupabaseSyncQuarantine } from "../../../src/infrastructure/supabase/supabase_sync_quarantine.ts";
 import { VaultSecretStore } from "../../../src/infrastructure/supabase/vault_secret_store.ts";
 import { TOKENS } from "../../../src/infrastructure/tokens.ts";
 import { createJobRegistry } from "../../../src/jobs/registry.ts";
@@ -47,10 +48,13 @@ c.register(TOKENS.CertificationExpiryStore, {
 c.register(TOKENS.CertificationChangeFeed, {
   useFactory: (d) => new SupabaseCertificationChangeFeed(d.resolve(TOKENS.SupabaseClient)),
 });
-// The no-op client unless HLF_DYNAMICS_SYNC_ENABLED=true; see dynamics_config.ts.
-c.register(TOKENS.DynamicsPortalClient, {
+c.register(TOKENS.SyncQuarantine, {
+  useFactory: (d) => new SupabaseSyncQuarantine(d.resolve(TOKENS.SupabaseClient)),
+});
+// The no-op portal unless HLF_DYNAMICS_SYNC_ENABLED=true; see dynamics_settings.ts.
+c.register(TOKENS.CertificationPortal, {
   useFactory: (d) =>
-    createDynamicsPortalClient((name) => Deno.env.get(name), {
+    createCertificationPortal((name) => Deno.env.get(name), {
       fetch: (input, init) => fetch(input, init),
       clock: d.resolve(TOKENS.Clock),
       sleep: timerSleep,
@@ -61,7 +65,8 @@ c.register(TOKENS.JobRegistry, {
     createJobRegistry({
       certificationExpiryStore: d.resolve(TOKENS.CertificationExpiryStore),
       certificationChangeFeed: d.resolve(TOKENS.CertificationChangeFeed),
-      dynamicsPortalClient: d.resolve(TOKENS.DynamicsPortalClient),
+      certificationPortal: d.resolve(TOKENS.CertificationPortal),
+      syncQuarantine: d.resolve(TOKENS.SyncQuarantine),
     }),
 });
 c.register(TOKENS.AuthorizeCaller, {

@@ -1,14 +1,15 @@
-// The Dataverse client over real HTTP against a fake Dataverse on 127.0.0.1
+// The Dataverse portal adapter over real HTTP against a fake Dataverse on 127.0.0.1
 // (random port, started and stopped by each test). Sleeps and the clock are
 // injected, so retries cost no wall time.
 import assert from "node:assert/strict";
+import { timerSleep } from "../../src/domain/batch_pacer.ts";
 import { FAKE_APP, FakeDataverse } from "../support/fake_dataverse.ts";
-import { aCertificationStatus, aDataverseClient } from "../support/dynamics_fakes.ts";
+import { aCertificationStatus, aDataversePortal } from "../support/dynamics_fakes.ts";
 
 const signal = () => new AbortController().signal;
 
 async function withFake(
-  test: (fake: FakeDataverse, client: ReturnType<typeof aDataverseClient>) => Promise<void>,
+  test: (fake: FakeDataverse, portal: ReturnType<typeof aDataversePortal>) => Promise<void>,
   settings = {},
 ) {
   const fake = new FakeDataverse();
@@ -16,21 +17,21 @@ async function withFake(
   try {
     await test(
       fake,
-      aDataverseClient({ baseUrl, fetch, settings: { concurrency: 1, ...settings } }),
+      aDataversePortal({ baseUrl, fetch, settings: { concurrency: 1, ...settings } }),
     );
   } finally {
     await fake.close();
   }
 }
 
-Deno.test("Dataverse client posts client credentials for a token and upserts by alternate key with PATCH", async () => {
-  await withFake(async (fake, { client }) => {
+Deno.test("Dataverse portal posts client credentials for a token and upserts by alternate key with PATCH", async () => {
+  await withFake(async (fake, { portal }) => {
     const record = aCertificationStatus(1, {
       state: "expired",
       expiredAt: new Date("2026-11-27T02:00:00.000Z"),
     });
 
-    const result = await client.upsertStatuses([record], signal());
+    const result = await portal.push([record], signal());
 
     assert.deepEqual([...result.accepted], [record.certificationId]);
     const [token, upsert] = fake.requests;
@@ -70,15 +71,15 @@ Deno.test("Dataverse client posts client credentials for a token and upserts by 
   });
 });
 
-Deno.test("Dataverse client reuses its token until near expiry, then gets a new one", async () => {
-  await withFake(async (fake, { client, clock }) => {
+Deno.test("Dataverse portal reuses its token until near expiry, then gets a new one", async () => {
+  await withFake(async (fake, { portal, clock }) => {
     fake.tokenLifetimeS = 600; // margin min(60 s, 300 s) = 60 s
-    await client.upsertStatuses([aCertificationStatus(1)], signal());
+    await portal.push([aCertificationStatus(1)], signal());
     clock.advance(500_000);
-    await client.upsertStatuses([aCertificationStatus(2)], signal());
+    await portal.push([aCertificationStatus(2)], signal());
     assert.equal(fake.tokensIssued, 1);
     clock.advance(40_000);
-    await client.upsertStatuses([aCertificationStatus(3)], signal());
+    await portal.push([aCertificationStatus(3)], signal());
     assert.equal(fake.tokensIssued, 2);
     assert.deepEqual(fake.upserts().map((r) => r.headers.get("authorization")), [
       "Bearer token-1",
@@ -88,34 +89,34 @@ Deno.test("Dataverse client reuses its token until near expiry, then gets a new 
   });
 });
 
-Deno.test("Dataverse client honours Retry-After on 429 and then delivers", async () => {
-  await withFake(async (fake, { client, sleeper }) => {
+Deno.test("Dataverse portal honours Retry-After on 429 and then delivers", async () => {
+  await withFake(async (fake, { portal, sleeper }) => {
     fake.upsertScript.push({
       status: 429,
       headers: { "retry-after": "3" },
       errorCode: "0x80072321",
     });
-    const result = await client.upsertStatuses([aCertificationStatus(1)], signal());
+    const result = await portal.push([aCertificationStatus(1)], signal());
     assert.equal(result.accepted.size, 1);
     assert.deepEqual(sleeper.pauses, [3_000]);
     assert.equal(fake.upserts().length, 2);
   });
 });
 
-Deno.test("Dataverse client retries 5xx with backoff and then delivers", async () => {
-  await withFake(async (fake, { client, sleeper }) => {
+Deno.test("Dataverse portal retries 5xx with backoff and then delivers", async () => {
+  await withFake(async (fake, { portal, sleeper }) => {
     fake.upsertScript.push({ status: 503 }, { status: 500 });
-    const result = await client.upsertStatuses([aCertificationStatus(1)], signal());
+    const result = await portal.push([aCertificationStatus(1)], signal());
     assert.equal(result.accepted.size, 1);
     assert.deepEqual(sleeper.pauses, [100, 200]);
   });
 });
 
-Deno.test("Dataverse client refreshes the token once after a 401 and resends", async () => {
-  await withFake(async (fake, { client }) => {
-    await client.upsertStatuses([aCertificationStatus(1)], signal());
+Deno.test("Dataverse portal refreshes the token once after a 401 and resends", async () => {
+  await withFake(async (fake, { portal }) => {
+    await portal.push([aCertificationStatus(1)], signal());
     fake.expireTokens();
-    const result = await client.upsertStatuses([aCertificationStatus(2)], signal());
+    const result = await portal.push([aCertificationStatus(2)], signal());
     assert.equal(result.accepted.size, 1);
     assert.equal(fake.tokensIssued, 2);
     assert.deepEqual(fake.upserts().map((r) => r.headers.get("authorization")), [
@@ -126,22 +127,52 @@ Deno.test("Dataverse client refreshes the token once after a 401 and resends", a
   });
 });
 
-Deno.test("Dataverse client reports a permanent failure without retrying and keeps secrets out of it", async () => {
-  await withFake(async (fake, { client, sleeper }) => {
+Deno.test("Dataverse portal refuses a bad record for good without retrying, goes on, and keeps secrets and values out of it", async () => {
+  await withFake(async (fake, { portal, sleeper }) => {
     const bad = aCertificationStatus(2);
     fake.alwaysFail.set(bad.certificationId, { status: 400, errorCode: "0x80040203" });
-    const result = await client.upsertStatuses(
+    const result = await portal.push(
       [aCertificationStatus(1), bad, aCertificationStatus(3)],
       signal(),
     );
-    assert.deepEqual([...result.accepted], [aCertificationStatus(1).certificationId]);
+    assert.deepEqual(
+      [...result.accepted],
+      [aCertificationStatus(1).certificationId, aCertificationStatus(3).certificationId],
+    );
     assert.deepEqual(result.rejected, [{
       certificationId: bad.certificationId,
+      status: 400,
       reason: "HTTP 400 ('0x80040203')",
+      detail: "Scripted failure for row [email]",
       retryable: false,
     }]);
     assert.deepEqual(sleeper.pauses, []);
-    assert.equal(fake.upserts().length, 2, "the record after the failure is not started");
-    assert.doesNotMatch(JSON.stringify(result.rejected), /secret|Scripted failure|x@y/);
+    assert.equal(fake.upserts().length, 3, "a refused record does not stop the others");
+    assert.doesNotMatch(JSON.stringify(result.rejected), /secret|x@y/);
   });
+});
+
+Deno.test("Dataverse portal sends UpsertMultiple batches over HTTP and paces itself by the portal's 429s", async () => {
+  const fake = new FakeDataverse();
+  const baseUrl = fake.serve();
+  try {
+    // A 1 s window of 4 requests: 60 records in batches of 5 need 12 requests, so 3 windows.
+    fake.limits = { requests: 4, executionMs: 60_000, concurrent: 52, windowMs: 1_000 };
+    const { portal } = aDataversePortal({
+      baseUrl,
+      fetch,
+      settings: { batchSize: 5, concurrency: 4 },
+      sleep: timerSleep,
+    });
+    const records = Array.from({ length: 60 }, (_, i) => aCertificationStatus(i + 1));
+
+    const result = await portal.push(records, signal());
+
+    assert.equal(result.accepted.size, 60);
+    assert.equal(fake.rows.size, 60);
+    assert.equal(fake.multiples().length - fake.throttled, 12, "every batch delivered once");
+    assert.ok(fake.throttled > 0, "the limit was reached and answered with 429");
+  } finally {
+    await fake.close();
+  }
 });

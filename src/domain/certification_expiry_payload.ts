@@ -1,5 +1,5 @@
-import { InvalidPayloadError } from "../domain/errors.ts";
-import type { JobPayload } from "../domain/job.ts";
+import { InvalidPayloadError } from "./errors.ts";
+import type { JobPayload } from "./job.ts";
 
 /** The largest batch a payload may ask for: bigger ones risk PostgREST's 8 s statement timeout. */
 export const MAX_BATCH_SIZE = 50_000;

@@ -1,0 +1,76 @@
+import type { Clock } from "./clock.ts";
+
+/** Why a batched job stopped before its work was done. */
+export type StopReason = "aborted" | "deadline";
+
+/** A pause that ends early (rejecting with the abort reason) when the signal aborts. */
+export type Sleep = (ms: number, signal: AbortSignal) => Promise<void>;
+
+/** The one real timer-based sleep of the code base; tests inject one that moves a fake clock. */
+export const timerSleep: Sleep = (ms, signal) =>
+  new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+
+/** What the pacer reads: the run's signal and deadline, and the clock that measures batches. */
+export interface PacedRun {
+  readonly signal: AbortSignal;
+  readonly deadline: Date;
+  readonly clock: Clock;
+}
+
+/**
+ * The one rule every batched job uses for "is there time for another batch":
+ * not once the signal has aborted, and not when a batch as long as the longest
+ * so far would end inside the safety margin before the deadline (the margin is
+ * for writing the log and answering before the platform's wall clock cuts the
+ * isolate off).
+ */
+export class BatchPacer {
+  readonly #run: PacedRun;
+  readonly #marginMs: number;
+  #batches = 0;
+  #longestMs = 0;
+
+  constructor(run: PacedRun, marginMs: number) {
+    this.#run = run;
+    this.#marginMs = marginMs;
+  }
+
+  /** Batches run so far. */
+  get batches(): number {
+    return this.#batches;
+  }
+
+  /** The longest batch so far, by the run's clock. */
+  get longestMs(): number {
+    return this.#longestMs;
+  }
+
+  /** Null when another batch may start, otherwise why not. */
+  stopReason(): StopReason | null {
+    const { signal, deadline, clock } = this.#run;
+    if (signal.aborted) return "aborted";
+    const latestStart = deadline.getTime() - this.#marginMs - this.#longestMs;
+    return clock.now().getTime() > latestStart ? "deadline" : null;
+  }
+
+  /** Runs one batch and times it. */
+  async run<T>(batch: () => Promise<T>): Promise<{ result: T; durationMs: number }> {
+    const started = this.#run.clock.now().getTime();
+    const result = await batch();
+    const durationMs = this.#run.clock.now().getTime() - started;
+    this.#batches++;
+    this.#longestMs = Math.max(this.#longestMs, durationMs);
+    return { result, durationMs };
+  }
+}
