@@ -1,6 +1,9 @@
 // certification_expiry_check at 10k, 100k and 1M certifications, each beside a
 // single hand-written set-based UPDATE doing the same state change on an
 // identical fresh copy of the same data, in the same run. Needs the local stack.
+// Each side gets a roster with the same physical history (table rewritten, then
+// the same inserts), and the order alternates between two rounds, so neither
+// side profits from a tidier table or a warmer cache.
 //
 // Like with like: "job, expire" runs the job with windows_days [] (expiry
 // only) through its real adapter (supabase-js -> gateway -> PostgREST, service
@@ -27,9 +30,13 @@ import {
 } from "./certification_bench_data.ts";
 import { table } from "./stats.ts";
 
-/** One size's measurements, in milliseconds. */
+/** Which side of a round ran first on its fresh roster. */
+export type RoundOrder = "job first" | "UPDATE first";
+
+/** One round's measurements at one size, in milliseconds. */
 export interface CertificationExpiryBenchResult {
   certifications: number;
+  order: RoundOrder;
   expired: number;
   batchSize: number;
   jobExpireMs: number;
@@ -42,7 +49,13 @@ export interface CertificationExpiryBenchResult {
   plainNoticesMs: number;
 }
 
-/** Runs the benchmark for each size and always removes its data afterwards. */
+/**
+ * Runs two rounds per size, the job first in one and the plain UPDATE first in
+ * the other. Every measurement gets a roster with the same physical history:
+ * the previous one deleted, the table rewritten compact (VACUUM FULL), the same
+ * rows inserted in the same order, then vacuum, analyze and checkpoint. Always
+ * removes its data afterwards.
+ */
 export async function certificationExpiryBench(
   sizes = [10_000, 100_000, 1_000_000],
   batchSize = DEFAULT_BATCH_SIZE,
@@ -58,43 +71,25 @@ export async function certificationExpiryBench(
   const results: CertificationExpiryBenchResult[] = [];
   try {
     for (const n of sizes) {
-      await generateRoster(sql, n);
-      const job = certificationExpiryCheck(timed, { batchSize });
-      timed.reset();
-      const expire = await run(() => job({ windows_days: [] }, context(clock)));
-      const expired = await expiredAt(sql, new Date(expire.summary.as_of as string));
-      check(expired === pastDueCount(n), `job expired ${expired} of ${pastDueCount(n)}`);
-      const expireBatchMs = timed.longest;
-      timed.reset();
-      const notices = await run(() => job({}, context(clock)));
-      const counts = notices.summary.notices as Record<string, number>;
-
-      await generateRoster(sql, n);
-      const now = clock.now();
-      const plain = await run(() =>
-        sql`update certification set status = 'expired', expired_at = ${now}, updated_at = ${now}
-          where status = 'active' and expires_at <= ${now}`
-      );
-      check(plain.summary.count === pastDueCount(n), `UPDATE expired ${plain.summary.count}`);
-      const plainNotices = await run(() => plainNoticeInsert(sql, now));
-      const noticeTotal = counts["30"] + counts["7"];
-      check(
-        plainNotices.summary.count === noticeTotal,
-        `INSERT queued ${plainNotices.summary.count}`,
-      );
-      results.push({
-        certifications: n,
-        expired,
-        batchSize,
-        jobExpireMs: expire.ms,
-        batches: expire.summary.batches as number,
-        longestBatchMs: expireBatchMs,
-        plainUpdateMs: plain.ms,
-        notices: noticeTotal,
-        jobNoticesMs: notices.ms,
-        longestNoticeBatchMs: timed.longest,
-        plainNoticesMs: plainNotices.ms,
-      });
+      for (const order of ["job first", "UPDATE first"] as const) {
+        const sides = order === "job first" ? ["job", "plain"] : ["plain", "job"];
+        let job: Awaited<ReturnType<typeof measureJob>> | null = null;
+        let plain: Awaited<ReturnType<typeof measurePlain>> | null = null;
+        for (const side of sides) {
+          await freshRoster(sql, n);
+          if (side === "job") job = await measureJob(sql, timed, clock, n, batchSize);
+          else plain = await measurePlain(sql, clock, n);
+        }
+        check(plain!.notices === job!.notices, `INSERT queued ${plain!.notices}`);
+        results.push({
+          certifications: n,
+          order,
+          batchSize,
+          ...job!,
+          plainUpdateMs: plain!.updateMs,
+          plainNoticesMs: plain!.noticesMs,
+        });
+      }
     }
   } finally {
     await dropRoster(sql);
@@ -104,12 +99,60 @@ export async function certificationExpiryBench(
   return results;
 }
 
+/** The job twice: expiry only, then the notices (default windows). */
+async function measureJob(
+  sql: postgres.Sql,
+  timed: TimedStore,
+  clock: Clock,
+  n: number,
+  batchSize: number,
+) {
+  const job = certificationExpiryCheck(timed, { batchSize });
+  timed.reset();
+  const expire = await run(() => job({ windows_days: [] }, context(clock)));
+  const expired = await expiredAt(sql, new Date(expire.summary.as_of as string));
+  check(expired === pastDueCount(n), `job expired ${expired} of ${pastDueCount(n)}`);
+  const longestBatchMs = timed.longest;
+  timed.reset();
+  const notices = await run(() => job({}, context(clock)));
+  const counts = notices.summary.notices as Record<string, number>;
+  return {
+    expired,
+    jobExpireMs: expire.ms,
+    batches: expire.summary.batches as number,
+    longestBatchMs,
+    notices: counts["30"] + counts["7"],
+    jobNoticesMs: notices.ms,
+    longestNoticeBatchMs: timed.longest,
+  };
+}
+
+/** The same state change as one UPDATE, then the same notices as one INSERT. */
+async function measurePlain(sql: postgres.Sql, clock: Clock, n: number) {
+  const now = clock.now();
+  const plain = await run(() =>
+    sql`update certification set status = 'expired', expired_at = ${now}, updated_at = ${now}
+      where status = 'active' and expires_at <= ${now}`
+  );
+  check(plain.summary.count === pastDueCount(n), `UPDATE expired ${plain.summary.count}`);
+  const notices = await run(() => plainNoticeInsert(sql, now));
+  return { updateMs: plain.ms, noticesMs: notices.ms, notices: notices.summary.count };
+}
+
+/** A roster with the same physical history every time: deleted, table rewritten, regenerated. */
+async function freshRoster(sql: postgres.Sql, n: number): Promise<void> {
+  await dropRoster(sql);
+  await sql`vacuum full certification, certification_expiry_notice`;
+  await generateRoster(sql, n);
+}
+
 /** Renders the results as a Markdown table. */
 export function certificationExpiryTable(results: CertificationExpiryBenchResult[]): string {
   const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
   return table(
     [
       "certifications",
+      "order",
       "expired",
       "job, expire (batches of n)",
       "plain UPDATE",
@@ -122,6 +165,7 @@ export function certificationExpiryTable(results: CertificationExpiryBenchResult
     ],
     results.map((r) => [
       r.certifications.toLocaleString("en"),
+      r.order,
       r.expired.toLocaleString("en"),
       `${s(r.jobExpireMs)} (${r.batches} x ${r.batchSize.toLocaleString("en")})`,
       s(r.plainUpdateMs),

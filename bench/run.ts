@@ -1,12 +1,14 @@
 // `deno task bench`: every benchmark, printed as Markdown tables.
 //   deno task bench            dispatch with fakes; with the local stack up, also
 //                              cold start, dispatch + log, and certification_expiry_check
+//                              and hlf_dynamics_sync against the fake Dataverse
 //   deno task bench --quick    certification_expiry_check at 10k and 100k only
 import {
   certificationExpiryBench,
   certificationExpiryTable,
 } from "./certification_expiry_bench.ts";
 import { dispatchBench, dispatchTable } from "./dispatch_bench.ts";
+import { hlfSyncBench, hlfSyncTable } from "./hlf_sync_bench.ts";
 import { coldStartBench, dispatchAndLogBench, stackTables } from "./stack_bench.ts";
 
 const quick = Deno.args.includes("--quick");
@@ -29,6 +31,12 @@ if (!stackUp) {
 }
 console.log("==> cold start and dispatch + log on the local stack");
 console.log(stackTables(await coldStartBench(), await dispatchAndLogBench()), "\n");
+console.log("==> hlf_dynamics_sync against the fake Dataverse over HTTP (about 2 minutes)");
+console.log(hlfSyncTable(await hlfSyncBench()), "\n");
 const sizes = quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000];
-console.log(`==> certification_expiry_check at ${sizes.join(", ")} certifications (takes minutes)`);
+console.log(
+  `==> certification_expiry_check at ${
+    sizes.join(", ")
+  } certifications (takes minutes; alternated order, same physical history)`,
+);
 console.log(certificationExpiryTable(await certificationExpiryBench(sizes)));

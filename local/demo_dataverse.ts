@@ -1,22 +1,35 @@
 // LOCAL ONLY: a stand-in for HLF's Dynamics portal, so that `scripts/nightly.sh`
 // shows hlf_dynamics_sync doing real work without the real portal. It is the
-// fake the integration tests use (token endpoint + entity set), on a fixed port.
-// On start it writes .local/demo_dataverse.env with the HLF_DYNAMICS_* settings
-// that point the function at it (demo values, not secrets).
-//   GET /_demo/stats -> {"rows": n, "upserts": n, "tokens": n}
+// fake the integration tests use (token endpoint, single upserts, UpsertMultiple
+// and Dataverse's service protection limits), on a fixed port. On start it
+// writes .local/demo_dataverse.env with the HLF_DYNAMICS_* settings that point
+// the function at it (demo values, not secrets).
+//   DEMO_DATAVERSE_LATENCY_MS=50     time each upsert request takes (default 0)
+//   DEMO_DATAVERSE_BATCH_FORM=false  answer UpsertMultiple with 404, as a portal without it
+//   GET /_demo/stats -> {"rows", "upserts", "upsert_multiples", "throttled", "tokens"}
 import { FAKE_APP, FakeDataverse } from "../tests/support/fake_dataverse.ts";
 
 const PORT = Number(Deno.env.get("DEMO_DATAVERSE_PORT") ?? 54350);
 const ENV_FILE = new URL("../.local/demo_dataverse.env", import.meta.url);
 
 const portal = new FakeDataverse();
-let upserts = 0;
+portal.latencyMs = Number(Deno.env.get("DEMO_DATAVERSE_LATENCY_MS") ?? 0);
+portal.batchForm = Deno.env.get("DEMO_DATAVERSE_BATCH_FORM") !== "false";
+const counts = { upserts: 0, upsert_multiples: 0 };
 const base = portal.serve(PORT, async (request) => {
   if (new URL(request.url).pathname === "/_demo/stats") {
-    return Response.json({ rows: portal.rows.size, upserts, tokens: portal.tokensIssued });
+    return Response.json({
+      rows: portal.rows.size,
+      ...counts,
+      throttled: portal.throttled,
+      tokens: portal.tokensIssued,
+    });
   }
   const response = await portal.handle(request);
-  if (request.method === "PATCH") upserts++;
+  if (request.method === "PATCH") counts.upserts++;
+  if (request.method === "POST" && request.url.endsWith("UpsertMultiple")) {
+    counts.upsert_multiples++;
+  }
   // A long-lived demo keeps its rows, not every request it ever saw.
   portal.requests.length = 0;
   return response;
