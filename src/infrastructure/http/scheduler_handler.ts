@@ -59,19 +59,25 @@ async function handle(
   const parsed = parseRunRequest(await readJsonBody(request));
   if (!parsed.ok) throw new HttpError(400, "invalid_request", parsed.message);
 
-  const run = deps.runJob.execute({
+  const result = await deps.runJob.start({
     jobName: parsed.request.job_name,
-    trigger: parsed.request.trigger,
+    dispatchId: parsed.request.dispatch_id ?? null,
     payload: parsed.request.payload,
   });
-  deps.keepAlive?.(run.catch(() => undefined));
-  return toResponse(await run);
+  if (result.kind !== "started") return toResponse(result);
+  // Acknowledge, then run: dispatched calls (and manual ones with "wait": false)
+  // are answered once the run is recorded and its lease held; the job goes on.
+  deps.keepAlive?.(result.completion.catch(() => undefined));
+  const wait = parsed.request.wait ?? result.record.trigger === "manual";
+  if (!wait) return json(200, recordBody(result.record));
+  return json(200, recordBody(await result.completion));
 }
 
-function toResponse(result: RunJobResult): Response {
+function toResponse(result: Exclude<RunJobResult, { kind: "started" }>): Response {
   switch (result.kind) {
     case "completed":
     case "skipped":
+    case "duplicate":
       return json(200, recordBody(result.record));
     case "unknown_job":
       return errorResponse(404, "unknown_job", result.record.errorMessage ?? "Unknown job");
@@ -79,7 +85,7 @@ function toResponse(result: RunJobResult): Response {
       return errorResponse(
         403,
         "manual_trigger_disabled",
-        "Manual triggers are disabled in this environment; only cron may run jobs",
+        "Manual runs are disabled in this environment; only calls with a dispatch record may run jobs",
       );
   }
 }
@@ -89,6 +95,9 @@ function recordBody(record: ExecutionRecord) {
     execution_id: record.executionId,
     job_name: record.jobName,
     status: record.status,
+    trigger: record.trigger,
+    slot: record.slot,
+    attempt: record.attempt,
     started_at: record.startedAt.toISOString(),
     finished_at: record.finishedAt?.toISOString() ?? null,
     duration_ms: durationMs(record),
