@@ -10,6 +10,7 @@
 import type postgres from "postgres";
 import { timerSleep } from "../src/domain/batch_pacer.ts";
 import { systemClock } from "../src/domain/clock.ts";
+import { jobSummary } from "../src/domain/job.ts";
 import { ClientCredentialsTokenProvider } from "../src/infrastructure/dynamics/client_credentials_token_provider.ts";
 import { DataverseCertificationPortal } from "../src/infrastructure/dynamics/dataverse_certification_portal.ts";
 import { Redacted } from "../src/infrastructure/dynamics/redacted.ts";
@@ -77,7 +78,7 @@ export async function hlfSyncBench(cases = SYNC_CASES): Promise<SyncResult[]> {
         { ...HLF_DYNAMICS_SYNC_DEFAULTS, organisationCode: ORGANISATION, syncName: ORGANISATION },
       );
       const start = performance.now();
-      const summary = await sync({}, context());
+      const summary = jobSummary(await sync({}, context()));
       const ms = performance.now() - start;
       await fake.close();
       if (summary?.sent !== c.records || fake.rows.size !== c.records) {

@@ -1,5 +1,7 @@
-/** Waits `ms` milliseconds; injected so tests need not wait. */
-export type Sleep = (ms: number) => Promise<void>;
+import type { Sleep } from "../domain/batch_pacer.ts";
+
+// Nothing cancels a final write's backoff: it is short and bounded by its window.
+const NEVER = new AbortController().signal;
 
 /**
  * Calls `attempt` until it succeeds, backing off from 100 ms (doubling, at
@@ -20,7 +22,7 @@ export async function retryWithin<T>(
     } catch (error) {
       if (waited + delay > windowMs) throw error;
       onRetry(error, delay);
-      await sleep(delay);
+      await sleep(delay, NEVER);
       waited += delay;
       delay = Math.min(delay * 2, 2_000);
     }

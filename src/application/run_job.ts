@@ -1,3 +1,4 @@
+import type { Sleep } from "../domain/batch_pacer.ts";
 import type { Clock } from "../domain/clock.ts";
 import { JobTimeoutError } from "../domain/errors.ts";
 import {
@@ -10,7 +11,7 @@ import type { JobHandler, JobPayload, JobRegistry } from "../domain/job.ts";
 import { startHeartbeat } from "./lease_heartbeat.ts";
 import type { JobLock, StartOutcome } from "./ports/job_lock.ts";
 import type { Logger } from "./ports/logger.ts";
-import { retryWithin, type Sleep } from "./retry_within.ts";
+import { retryWithin } from "./retry_within.ts";
 import { type BudgetOutcome, runWithinBudget } from "./run_within_budget.ts";
 
 /** A request to run one job; the trigger comes from the dispatch record, never from the caller. */
@@ -258,6 +259,14 @@ export class RunJob {
       case "succeeded":
         return finishedRecord(started, {
           status: "succeeded",
+          finishedAt,
+          summary: outcome.summary,
+        });
+      case "partial":
+        // The database dispatches the next part when it records this end.
+        logger.info("job.partial");
+        return finishedRecord(started, {
+          status: "partial",
           finishedAt,
           summary: outcome.summary,
         });

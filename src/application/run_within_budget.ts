@@ -1,10 +1,17 @@
 import { PartialRunError } from "../domain/errors.ts";
 import type { JobSummary } from "../domain/execution_record.ts";
-import type { JobContext, JobHandler, JobPayload } from "../domain/job.ts";
+import {
+  type JobContext,
+  type JobHandler,
+  type JobPayload,
+  jobSummary,
+  WorkRemains,
+} from "../domain/job.ts";
 
 /** How a handler's run ended, as far as the budget lets RunJob wait. */
 export type BudgetOutcome =
   | { readonly status: "succeeded"; readonly summary: JobSummary | null }
+  | { readonly status: "partial"; readonly summary: JobSummary }
   | { readonly status: "failed"; readonly error: unknown; readonly summary: JobSummary | null }
   | {
     readonly status: "timed_out";
@@ -40,21 +47,26 @@ export async function runWithinBudget(
       stillRunning: settled === undefined ? run.catch(() => undefined) : null,
     };
   }
+  if (settled.ok && settled.value instanceof WorkRemains) {
+    return { status: "partial", summary: settled.value.summary };
+  }
   return settled.ok
     ? { status: "succeeded", summary: summaryOf(settled) }
     : { status: "failed", error: settled.error, summary: summaryOf(settled) };
 }
 
-type Settled = { ok: true; value: JobSummary | void } | { ok: false; error: unknown };
+type Settled =
+  | { ok: true; value: JobSummary | WorkRemains | void }
+  | { ok: false; error: unknown };
 
 function summaryOf(settled: Settled): JobSummary | null {
-  if (settled.ok) return settled.value ?? null;
+  if (settled.ok) return jobSummary(settled.value);
   return settled.error instanceof PartialRunError ? settled.error.summary : null;
 }
 
 /** How `promise` settled within `ms`, or undefined if it had not by then. */
 async function settleWithin(
-  promise: Promise<JobSummary | void>,
+  promise: Promise<JobSummary | WorkRemains | void>,
   ms: number,
 ): Promise<Settled | undefined> {
   let timer: number | undefined;

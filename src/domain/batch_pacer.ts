@@ -33,17 +33,19 @@ export interface PacedRun {
  * not once the signal has aborted, and not when a batch as long as the longest
  * so far would end inside the safety margin before the deadline (the margin is
  * for writing the log and answering before the platform's wall clock cuts the
- * isolate off).
+ * isolate off). The margin is at most a quarter of the time left at the first
+ * question, so a short budget (10 s parts) still gets its batches.
  */
 export class BatchPacer {
   readonly #run: PacedRun;
-  readonly #marginMs: number;
+  readonly #maxMarginMs: number;
+  #marginMs: number | null = null;
   #batches = 0;
   #longestMs = 0;
 
   constructor(run: PacedRun, marginMs: number) {
     this.#run = run;
-    this.#marginMs = marginMs;
+    this.#maxMarginMs = marginMs;
   }
 
   /** Batches run so far. */
@@ -60,8 +62,15 @@ export class BatchPacer {
   stopReason(): StopReason | null {
     const { signal, deadline, clock } = this.#run;
     if (signal.aborted) return "aborted";
+    const now = clock.now().getTime();
+    this.#marginMs ??= Math.min(this.#maxMarginMs, Math.max(0, deadline.getTime() - now) / 4);
     const latestStart = deadline.getTime() - this.#marginMs - this.#longestMs;
-    return clock.now().getTime() > latestStart ? "deadline" : null;
+    return now > latestStart ? "deadline" : null;
+  }
+
+  /** Whether stopping now leaves work for a next part: the deadline stopped it after some progress. */
+  workRemains(stop: StopReason | null): boolean {
+    return stop === "deadline" && this.#batches > 0;
   }
 
   /** Runs one batch and times it. */

@@ -8,11 +8,13 @@ export type Trigger = "cron" | "retry" | "continuation" | "manual";
 /**
  * Every state a run can be recorded in. `lost` (a dispatch that never became a
  * run) is written by the database's sweep; `duplicate` is a second delivery for
- * a slot that already has a live or successful run.
+ * a slot that already has a live or successful run; `partial` is a part that
+ * ran out of time with work left, and the next part of its slot follows it.
  */
 export type ExecutionStatus =
   | "running"
   | "succeeded"
+  | "partial"
   | "failed"
   | "skipped"
   | "timed_out"

@@ -26,11 +26,25 @@ export interface JobContext {
   readonly logger: JobLogger;
 }
 
+/**
+ * What a job returns when it stopped between batches because its time ran
+ * short, with work left and no error: the run is recorded `partial` and the
+ * next part of the same night's slot is dispatched.
+ */
+export class WorkRemains {
+  constructor(readonly summary: JobSummary) {}
+}
+
 /** A job: takes its payload and context, returns a summary for the log, throws on failure. */
 export type JobHandler = (
   payload: JobPayload,
   context: JobContext,
-) => Promise<JobSummary | void>;
+) => Promise<JobSummary | WorkRemains | void>;
 
 /** Job names mapped to their handlers. */
 export type JobRegistry = ReadonlyMap<string, JobHandler>;
+
+/** The summary a handler's result carries, whether it finished or stopped with work left. */
+export function jobSummary(result: JobSummary | WorkRemains | void): JobSummary | null {
+  return result instanceof WorkRemains ? result.summary : result ?? null;
+}

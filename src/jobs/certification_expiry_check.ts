@@ -4,7 +4,7 @@ import type {
   QueueNoticesResult,
 } from "../application/ports/certification_expiry_store.ts";
 import { PartialRunError } from "../domain/errors.ts";
-import type { JobContext, JobHandler } from "../domain/job.ts";
+import { type JobContext, type JobHandler, WorkRemains } from "../domain/job.ts";
 import { BatchPacer, type StopReason } from "../domain/batch_pacer.ts";
 import { type ExpiryPlan, parseExpiryPayload } from "../domain/certification_expiry_payload.ts";
 
@@ -36,7 +36,8 @@ interface Progress {
  * expires_at, then queues one notice per warning window for those expiring
  * soon. Works in bounded batches (each its own transaction) at one instant read
  * once from the clock, and stops between batches when aborted or short of time;
- * the next run picks up where this one stopped, and a repeat run changes nothing.
+ * short of time it ends as a part (WorkRemains), and the next part picks up
+ * where this one stopped; a repeat run changes nothing.
  */
 export function certificationExpiryCheck(
   store: CertificationExpiryStore,
@@ -80,7 +81,8 @@ export function certificationExpiryCheck(
     if (stoppedBy !== null) {
       context.logger.warn("certification_expiry.stopped", { reason: stoppedBy, ...progress });
     }
-    return summary();
+    // Out of time with rows left: the next part of the night picks up where this one stopped.
+    return pacer.workRemains(stoppedBy) ? new WorkRemains(summary()) : summary();
   };
 }
 

@@ -10,7 +10,7 @@ import type {
 import type { SyncQuarantine } from "../application/ports/sync_quarantine.ts";
 import { BatchPacer, type StopReason } from "../domain/batch_pacer.ts";
 import { DomainError, PartialRunError } from "../domain/errors.ts";
-import type { JobContext, JobHandler } from "../domain/job.ts";
+import { type JobContext, type JobHandler, WorkRemains } from "../domain/job.ts";
 
 /** The ports the sync works through. */
 export interface HlfDynamicsSyncPorts {
@@ -54,8 +54,9 @@ export class PortalRejectedError extends DomainError {
  * The cursor moves past records the portal accepted and past records it
  * refused for good (those go to the quarantine, retried on later nights), never
  * past one that failed for now. A crash therefore loses nothing and at most
- * re-sends one page (upserts are idempotent). A run that stops early or fails
- * still reports what it sent.
+ * re-sends one page (upserts are idempotent). A run that runs short of time
+ * ends as a part (WorkRemains) and the next part goes on; one that fails still
+ * reports what it sent.
  */
 export function hlfDynamicsSync(
   ports: HlfDynamicsSyncPorts,
@@ -89,7 +90,8 @@ export function hlfDynamicsSync(
         stopped = pacer.stopReason();
         if (stopped !== null) {
           context.logger.info("hlf_dynamics_sync.stopped", { reason: stopped, cursor, ...counts });
-          return summary(false);
+          // Out of time with changes left: the next part of the night carries on from the cursor.
+          return pacer.workRemains(stopped) ? new WorkRemains(summary(false)) : summary(false);
         }
         const changes: CertificationChange[] = await ahead;
         if (changes.length === 0) return summary(true);

@@ -8,6 +8,13 @@ import {
   InMemoryCertificationExpiryStore,
   ManualClock,
 } from "../support/certification_fakes.ts";
+import { type JobContext, type JobPayload, jobSummary, WorkRemains } from "../../src/domain/job.ts";
+
+/** The job, answering with its summary whether it finished or stopped with work left. */
+function expiryCheck(...args: Parameters<typeof certificationExpiryCheck>) {
+  const job = certificationExpiryCheck(...args);
+  return (payload: JobPayload, context: JobContext) => job(payload, context).then(jobSummary);
+}
 
 const NOW = new Date("2026-11-27T02:00:00.000Z");
 
@@ -30,7 +37,7 @@ Deno.test("certification_expiry_check expires active certifications past expires
   const store = new InMemoryCertificationExpiryStore(roster());
   const { context } = expiryContext({ clock: new ManualClock(NOW) });
 
-  const summary = await certificationExpiryCheck(store)({}, context);
+  const summary = await expiryCheck(store)({}, context);
 
   assert.equal(summary?.expired, 2);
   assert.equal(summary?.as_of, NOW.toISOString());
@@ -46,7 +53,7 @@ Deno.test("certification_expiry_check queues one notice per active certification
   const store = new InMemoryCertificationExpiryStore(roster());
   const { context } = expiryContext({ clock: new ManualClock(NOW) });
 
-  const summary = await certificationExpiryCheck(store)({}, context);
+  const summary = await expiryCheck(store)({}, context);
 
   assert.deepEqual(summary?.notices, { "30": 3, "7": 2 });
   assert.deepEqual(store.noticeCounts(), { 30: 3, 7: 2 });
@@ -58,7 +65,7 @@ Deno.test("certification_expiry_check works in batches of batch_size until each 
   const store = new InMemoryCertificationExpiryStore(roster());
   const { context, logger } = expiryContext({ clock: new ManualClock(NOW) });
 
-  const summary = await certificationExpiryCheck(store, { batchSize: 2 })({}, context);
+  const summary = await expiryCheck(store, { batchSize: 2 })({}, context);
 
   // Expire: 2 (full) + 0; 30 days: 2 (full) + 1; 7 days: 2 (full) + 0.
   assert.equal(store.calls.filter((c) => c.startsWith("expire:2")).length, 2);
@@ -74,7 +81,7 @@ Deno.test("certification_expiry_check works in batches of batch_size until each 
 
 Deno.test("certification_expiry_check changes nothing when run a second time", async () => {
   const store = new InMemoryCertificationExpiryStore(roster());
-  const job = certificationExpiryCheck(store, { batchSize: 2 });
+  const job = expiryCheck(store, { batchSize: 2 });
   await job({}, expiryContext({ clock: new ManualClock(NOW) }).context);
   const certificationsAfterFirst = structuredClone(store.certifications);
   const noticesAfterFirst = structuredClone([...store.notices]);
@@ -97,7 +104,7 @@ Deno.test("certification_expiry_check stops between batches when aborted and the
     signal: controller.signal,
   });
 
-  const first = await certificationExpiryCheck(store, { batchSize: 1 })({}, context);
+  const first = await expiryCheck(store, { batchSize: 1 })({}, context);
 
   assert.equal(first?.complete, false);
   assert.equal(first?.stopped_by, "aborted");
@@ -107,7 +114,7 @@ Deno.test("certification_expiry_check stops between batches when aborted and the
   assert.ok(logger.lines.some((l) => l.event === "certification_expiry.stopped"));
 
   store.afterBatch = () => {};
-  const next = await certificationExpiryCheck(store, { batchSize: 1 })(
+  const next = await expiryCheck(store, { batchSize: 1 })(
     {},
     expiryContext({ clock: new ManualClock(NOW) }).context,
   );
@@ -123,7 +130,7 @@ Deno.test("certification_expiry_check starts no batch that could end inside the 
   store.afterBatch = () => clock.advance(20_000); // every batch takes 20 s
   const { context } = expiryContext({ clock, deadline: new Date(NOW.getTime() + 120_000) });
 
-  const summary = await certificationExpiryCheck(store, { batchSize: 1, safetyMarginMs: 10_000 })(
+  const summary = await expiryCheck(store, { batchSize: 1, safetyMarginMs: 10_000 })(
     {},
     context,
   );
@@ -136,25 +143,44 @@ Deno.test("certification_expiry_check starts no batch that could end inside the 
   assert.equal(summary?.stopped_by, "deadline");
 });
 
-Deno.test("certification_expiry_check runs no batch at all when already inside the margin", async () => {
+Deno.test("certification_expiry_check runs no batch at all once the deadline has passed, and asks for no next part", async () => {
   const store = new InMemoryCertificationExpiryStore(roster());
   const { context } = expiryContext({
     clock: new ManualClock(NOW),
-    deadline: new Date(NOW.getTime() + 5_000),
+    deadline: new Date(NOW.getTime() - 1),
   });
 
-  const summary = await certificationExpiryCheck(store)({}, context);
+  const result = await certificationExpiryCheck(store)({}, context);
 
+  assert.ok(!(result instanceof WorkRemains), "a part that did nothing must not chain another");
   assert.deepEqual(store.calls, []);
-  assert.equal(summary?.complete, false);
-  assert.deepEqual(summary?.notices, { "30": 0, "7": 0 });
+  assert.equal(jobSummary(result)?.complete, false);
+  assert.deepEqual(jobSummary(result)?.notices, { "30": 0, "7": 0 });
+});
+
+Deno.test("certification_expiry_check with a budget shorter than its margin still runs: the margin is at most a quarter of the time left", async () => {
+  const many = Array.from({ length: 20 }, (_, i) => certification(i + 1, -1 - i, NOW));
+  const store = new InMemoryCertificationExpiryStore(many);
+  const clock = new ManualClock(NOW);
+  store.afterBatch = () => clock.advance(2_000); // every batch takes 2 s
+  const { context } = expiryContext({ clock, deadline: new Date(NOW.getTime() + 10_000) });
+
+  const result = await certificationExpiryCheck(store, { batchSize: 1, safetyMarginMs: 10_000 })(
+    {},
+    context,
+  );
+
+  // Margin 2.5 s: batches start at 0, 2, 4 s; one at 6 s could end at 8 s > 7.5 s.
+  assert.ok(result instanceof WorkRemains);
+  assert.equal(result.summary.batches, 3);
+  assert.equal(result.summary.stopped_by, "deadline");
 });
 
 Deno.test("certification_expiry_check takes windows_days and batch_size from the payload", async () => {
   const store = new InMemoryCertificationExpiryStore(roster());
   const { context } = expiryContext({ clock: new ManualClock(NOW) });
 
-  const summary = await certificationExpiryCheck(store)(
+  const summary = await expiryCheck(store)(
     { windows_days: [21], batch_size: 7 },
     context,
   );
@@ -166,7 +192,7 @@ Deno.test("certification_expiry_check takes windows_days and batch_size from the
 Deno.test("certification_expiry_check only expires when windows_days is empty", async () => {
   const store = new InMemoryCertificationExpiryStore(roster());
   const { context } = expiryContext({ clock: new ManualClock(NOW) });
-  const summary = await certificationExpiryCheck(store)({ windows_days: [] }, context);
+  const summary = await expiryCheck(store)({ windows_days: [] }, context);
   assert.deepEqual(summary?.notices, {});
   assert.equal(store.notices.size, 0);
 });
@@ -177,7 +203,7 @@ Deno.test("certification_expiry_check fails with its progress so far when the st
   const { context, logger } = expiryContext({ clock: new ManualClock(NOW) });
 
   await assert.rejects(
-    certificationExpiryCheck(store)({}, context),
+    expiryCheck(store)({}, context),
     (error: unknown) =>
       error instanceof PartialRunError && /boom/.test(error.message) &&
       error.summary.expired === 2 && error.summary.complete === false,
@@ -204,7 +230,7 @@ for (
   Deno.test(`certification_expiry_check refuses payload ${JSON.stringify(payload)}`, async () => {
     const store = new InMemoryCertificationExpiryStore(roster());
     await assert.rejects(
-      certificationExpiryCheck(store)(payload, expiryContext().context),
+      expiryCheck(store)(payload, expiryContext().context),
       (error: unknown) =>
         error instanceof InvalidPayloadError && error.code === "invalid_payload" &&
         expected.test(error.message),

@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
 import { InvalidPayloadError } from "../../src/domain/errors.ts";
-import type { JobContext } from "../../src/domain/job.ts";
 import { heartbeat } from "../../src/jobs/heartbeat.ts";
 import { RecordingLogger, SteppingClock } from "../support/fakes.ts";
+import { type JobContext, type JobPayload, jobSummary } from "../../src/domain/job.ts";
+
+const beat = (payload: JobPayload, context: JobContext) =>
+  heartbeat()(payload, context).then(jobSummary);
 
 function context(signal = new AbortController().signal): JobContext {
   return {
@@ -17,12 +20,12 @@ function context(signal = new AbortController().signal): JobContext {
 }
 
 Deno.test("heartbeat returns when it beat, from the injected clock", async () => {
-  const summary = await heartbeat()({}, context());
+  const summary = await beat({}, context());
   assert.deepEqual(summary, { beat_at: "2026-11-27T02:00:00.000Z", held_ms: 0, trigger: "cron" });
 });
 
 Deno.test("heartbeat holds for hold_ms and reports it", async () => {
-  const summary = await heartbeat()({ hold_ms: 5 }, context());
+  const summary = await beat({ hold_ms: 5 }, context());
   assert.equal(summary?.held_ms, 5);
 });
 

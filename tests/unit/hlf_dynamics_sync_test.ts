@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { PartialRunError } from "../../src/domain/errors.ts";
+import { type JobContext, type JobPayload, jobSummary, WorkRemains } from "../../src/domain/job.ts";
 import {
   HLF_DYNAMICS_SYNC_DEFAULTS,
   hlfDynamicsSync,
@@ -23,7 +24,9 @@ function setup(feed = new InMemoryChangeFeed(), portal = new ScriptedCertificati
   const quarantine = new InMemorySyncQuarantine((id) =>
     feed.changes.find((c) => c.status.certificationId === id)!.status
   );
-  return { feed, portal, quarantine, sync: hlfDynamicsSync({ portal, feed, quarantine }, OPTIONS) };
+  const job = hlfDynamicsSync({ portal, feed, quarantine }, OPTIONS);
+  const sync = (payload: JobPayload, context: JobContext) => job(payload, context).then(jobSummary);
+  return { feed, portal, quarantine, job, sync };
 }
 
 /** The summary a run failed with: every failure carries what it sent. */
@@ -166,7 +169,8 @@ Deno.test("hlfDynamicsSync() leaves a quarantined record for a person once its a
     (id) => aCertificationStatus(Number(id.slice(-12))),
     2,
   );
-  const sync = hlfDynamicsSync({ portal, feed, quarantine }, OPTIONS);
+  const job = hlfDynamicsSync({ portal, feed, quarantine }, OPTIONS);
+  const sync = (payload: JobPayload, context: JobContext) => job(payload, context).then(jobSummary);
 
   for (let night = 28; night <= 30; night++) {
     clock.set(new Date(`2026-11-${night}T02:00:00Z`));
@@ -241,20 +245,19 @@ Deno.test("hlfDynamicsSync() stops between pages when the signal aborts, keeping
   assert.equal(portal.batches.length, 1);
 });
 
-Deno.test("hlfDynamicsSync() starts no page that could end inside the safety margin before the deadline", async () => {
-  const { feed, portal, sync } = setup(new InMemoryChangeFeed().add("hlf", 9));
-  // Each clock read moves 1 s; a page reads it 3 times (2 s long). 11.x s are left before the
-  // first page (> 10 s margin), 8.x s before the second (< margin + 2 s).
-  const { context, logger } = aJobContext({
-    clock: new SteppingClock(undefined, 1000),
-    budgetMs: 14_000,
-  });
+Deno.test("hlfDynamicsSync() starts no page that could end inside the safety margin before the deadline, and says work remains", async () => {
+  const { feed, portal, job } = setup(new InMemoryChangeFeed().add("hlf", 30));
+  const clock = new SteppingClock(undefined, 0);
+  portal.afterBatch = () => clock.advance(20_000); // every page takes 20 s
+  const { context, logger } = aJobContext({ clock, budgetMs: 120_000 });
 
-  const summary = await sync({}, context);
+  const result = await job({}, context);
 
-  assert.equal(summary?.complete, false);
-  assert.equal(summary?.stopped, "deadline");
-  assert.equal(portal.batches.length, 1);
-  assert.equal(feed.cursors.get(SYNC), "pos:3");
+  // Pages start at 0, 20, 40, 60 and 80 s; one at 100 s could end at 120 s, inside the 10 s margin.
+  assert.ok(result instanceof WorkRemains, "the run ends as a part, so the next one follows");
+  assert.equal(result.summary.complete, false);
+  assert.equal(result.summary.stopped, "deadline");
+  assert.equal(portal.batches.length, 5);
+  assert.equal(feed.cursors.get(SYNC), "pos:15");
   assert.ok(logger.lines.some((l) => l.event === "hlf_dynamics_sync.stopped"));
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { PartialRunError } from "../../src/domain/errors.ts";
+import { WorkRemains } from "../../src/domain/job.ts";
 import { fakeScheduler, recordingJob } from "../support/scheduler_mother.ts";
 
 Deno.test("RunJob.execute() records running then succeeded, with the handler's summary", async () => {
@@ -246,4 +247,18 @@ Deno.test("RunJob.execute() records a handler that throws synchronously as faile
   const [record] = s.log.records();
   assert.deepEqual([record.status, record.errorMessage], ["failed", "bad input"]);
   assert.deepEqual(s.lock.held(), []);
+});
+
+Deno.test("RunJob.execute() records partial, with the summary, when the job stops with work left", async () => {
+  const s = fakeScheduler({
+    jobs: { long: () => Promise.resolve(new WorkRemains({ done: 40, complete: false })) },
+  });
+
+  await s.runJob.execute({ jobName: "long", dispatchId: null, payload: {} });
+
+  const [record] = s.log.records();
+  assert.equal(record.status, "partial");
+  assert.equal(record.errorMessage, null);
+  assert.deepEqual(record.summary, { done: 40, complete: false });
+  assert.ok(s.logger.lines.some((l) => l.event === "job.partial"));
 });

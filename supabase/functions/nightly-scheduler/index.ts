@@ -75,7 +75,7 @@ c.register(TOKENS.RunJob, {
       lock: d.resolve(TOKENS.JobLock),
       clock: d.resolve(TOKENS.Clock),
       logger: d.resolve(TOKENS.Logger),
-      sleep: (ms) => timerSleep(ms, new AbortController().signal),
+      sleep: timerSleep,
       newExecutionId: () => crypto.randomUUID(),
       settings: {
         budgetMs: config.jobBudgetMs,
