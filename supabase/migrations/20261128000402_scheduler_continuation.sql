@@ -5,9 +5,9 @@
 -- part before), like a retry. Parts go on until the work is done, the job's
 -- window ends or its max_parts is reached; the lease keeps parts from
 -- overlapping (the next part starts only once this transaction has freed it).
--- Replaces scheduler_finish_run (accepts 'partial', continues) and
--- scheduler_reconcile (does not retry a partial part) from 20261128000103/104;
--- each differs from its original only where marked.
+-- Replaces scheduler_finish_run (accepts 'partial', continues; from
+-- 20261128000103) and scheduler_reconcile (does not retry a partial part; from
+-- 20261128000105); each differs from its original only where marked.
 
 alter table public.scheduler_execution_log
   drop constraint scheduler_execution_log_status_check,
@@ -39,6 +39,7 @@ declare
   v_job public.scheduler_nightly_job%rowtype;
   v_parts integer;
   v_attempt integer;
+  v_payload jsonb;
 begin
   select * into v_job from public.scheduler_nightly_job j where j.job_name = p_job_name;
   if not found or not v_job.enabled or v_job.pause_reason is not null
@@ -52,9 +53,13 @@ begin
   if v_parts >= v_job.max_parts then
     return null;
   end if;
-  select x.attempt into v_attempt from public.scheduler_execution_log x where x.id = p_execution_id;
+  -- The next part gets the payload the slot's dispatches carry.
+  select x.attempt, coalesce(d.payload, '{}') into v_attempt, v_payload
+  from public.scheduler_execution_log x
+  left join public.scheduler_dispatch d on d.id = x.dispatch_id
+  where x.id = p_execution_id;
   return public.scheduler_enqueue_dispatch(
-    p_job_name, p_slot, 'continuation', v_attempt, p_execution_id
+    p_job_name, p_slot, 'continuation', v_attempt, p_execution_id, v_payload
   );
 end;
 $$;
@@ -207,7 +212,7 @@ begin
       + make_interval(secs => v_row.retry_backoff_ms / 1000.0 * 2 ^ (v_row.attempt - 1));
     continue when p_now >= public.scheduler_slot_window_end(v_row.job_name, v_row.slot);
     perform public.scheduler_enqueue_dispatch(
-      v_row.job_name, v_row.slot, 'retry', v_row.attempt + 1, v_row.execution_id
+      v_row.job_name, v_row.slot, 'retry', v_row.attempt + 1, v_row.execution_id, v_row.payload
     );
     v_retried := v_retried + 1;
   end loop;
