@@ -23,7 +23,8 @@ import { DATAVERSE_LIMITS, FAKE_APP, FakeDataverse } from "../tests/support/fake
 import { connect, stackEnv } from "../tests/support/stack.ts";
 import { table } from "./stats.ts";
 
-const ORGANISATION = "bench_hlf_sync";
+/** The organisation (and sync name) the sync benchmarks use. */
+export const ORGANISATION = "bench_hlf_sync";
 
 /** One measured configuration. */
 export interface SyncCase {
@@ -124,7 +125,10 @@ export function hlfSyncTable(results: SyncResult[]): string {
 }
 
 /** The function's own wiring (real clock, timers and retry policy), pointed at the fake. */
-function dataversePortal(baseUrl: string, c: SyncCase): DataverseCertificationPortal {
+export function dataversePortal(
+  baseUrl: string,
+  c: Pick<SyncCase, "batchSize" | "concurrency">,
+): DataverseCertificationPortal {
   const deps = { fetch, clock: systemClock, sleep: timerSleep };
   const tokens = new ClientCredentialsTokenProvider(
     {
@@ -154,7 +158,7 @@ function dataversePortal(baseUrl: string, c: SyncCase): DataverseCertificationPo
 }
 
 /** `n` certifications of the benchmark organisation, every one a change the sync has not sent. */
-async function roster(sql: postgres.Sql, n: number): Promise<void> {
+export async function roster(sql: postgres.Sql, n: number): Promise<void> {
   await sql`delete from scheduler_sync_cursor where sync_name = ${ORGANISATION}`;
   const [{ count }] = await sql`select count(*)::int as count from certification c
     join peer_mentor pm on pm.id = c.peer_mentor_id
@@ -182,7 +186,8 @@ async function roster(sql: postgres.Sql, n: number): Promise<void> {
   }
 }
 
-async function dropOrganisation(sql: postgres.Sql): Promise<void> {
+/** Removes the benchmark organisation, its certifications and its cursor. */
+export async function dropOrganisation(sql: postgres.Sql): Promise<void> {
   await sql`delete from peer_mentor where organisation_id in
     (select id from organisation where code = ${ORGANISATION})`;
   await sql`delete from organisation where code = ${ORGANISATION}`;
