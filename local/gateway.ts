@@ -11,10 +11,11 @@
  * every failure is answered or closes only its own connection.
  */
 import { ConnReader, headerValues, HttpError, type Limits, writeResponse } from "./gateway_http.ts";
+import { platform } from "./platform.ts";
 
-const PORT = 54321;
-const POSTGREST = "http://127.0.0.1:54330";
-const FUNCTION = "http://127.0.0.1:54340";
+const PORT = platform.API_PORT;
+const POSTGREST = `http://127.0.0.1:${platform.REST_PORT}`;
+const FUNCTION = `http://127.0.0.1:${platform.FN_PORT}`;
 const FUNCTION_PREFIX = "/functions/v1/nightly-scheduler";
 const MAX_CONNECTIONS = 512;
 const LIMITS: Limits = {

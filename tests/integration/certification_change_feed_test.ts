@@ -1,7 +1,7 @@
 // scheduler_certification_changes() on data shaped like a bulk import.
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { connect, stackEnv } from "../support/stack.ts";
+import { connect, stackEnv } from "../../local/stack.ts";
 
 interface Change {
   change_xid: string;

@@ -2,7 +2,7 @@
 // supabase/tests/database/scheduler_lease_test.sql).
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { connect, stackEnv } from "../support/stack.ts";
+import { connect, stackEnv } from "../../local/stack.ts";
 
 Deno.test("a caller blocked while the holder releases the lease still gets a real lease row", async () => {
   // The holder locks its lease row; the caller's acquire blocks on it; the holder

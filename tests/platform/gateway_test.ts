@@ -3,7 +3,8 @@
 // malformed targets and framing answered 400, and a fuzz run of junk leaves it
 // serving. (The routing itself is pinned by tests/integration/gateway_test.ts.)
 import assert from "node:assert/strict";
-import { stackEnv } from "../support/stack.ts";
+import { stackEnv } from "../../local/stack.ts";
+import { platform } from "../../local/platform.ts";
 
 const port = Number(new URL(stackEnv().API_URL).port);
 
@@ -71,8 +72,8 @@ Deno.test("gateway: malformed targets, methods and framing get 400, never an ups
   for (
     const request of [
       "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n",
-      "CONNECT 127.0.0.1:54330 HTTP/1.1\r\nHost: x\r\n\r\n",
-      "GET http://127.0.0.1:54330/ HTTP/1.1\r\nHost: x\r\n\r\n",
+      `CONNECT 127.0.0.1:${platform.REST_PORT} HTTP/1.1\r\nHost: x\r\n\r\n`,
+      `GET http://127.0.0.1:${platform.REST_PORT}/ HTTP/1.1\r\nHost: x\r\n\r\n`,
       "GET //evil HTTP/1.1\r\nHost: x\r\n\r\n",
       "GET /rest/v1/ HTTP/1.1\r\nBad Header\r\n\r\n",
       "GET /rest/v1/ HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",

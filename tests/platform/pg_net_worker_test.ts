@@ -4,7 +4,7 @@
 // batch, head-of-line waiting, woken not polled, time-outs recorded.
 import assert from "node:assert/strict";
 import type postgres from "postgres";
-import { connect } from "../support/stack.ts";
+import { connect } from "../../local/stack.ts";
 import { startProbe, waitFor } from "./http_probe.ts";
 
 const SLOW_MS = 3000;

@@ -1,28 +1,14 @@
 // Platform contract: the Vault stand-in has supabase_vault 0.3.1's API and
 // privilege model, with the grants hosted Supabase adds (PLATFORM.md "Vault").
 import assert from "node:assert/strict";
-import type postgres from "postgres";
-import { connect, connectAdmin } from "../support/stack.ts";
-
-class Rollback extends Error {}
-
-/** Runs work in a transaction that is always rolled back. */
-async function rolledBack(sql: postgres.Sql, work: (tx: postgres.TransactionSql) => Promise<void>) {
-  await sql.begin(async (tx) => {
-    await work(tx);
-    throw new Rollback();
-  }).catch((err) => {
-    if (!(err instanceof Rollback)) throw err;
-  });
-}
+import { connect, connectAdmin } from "../../local/stack.ts";
+import { functionSignatures, rolledBack } from "./catalog.ts";
 
 Deno.test("Vault API: 0.3.1's functions, arguments and defaults; create/update are security definer", async () => {
   const sql = connect();
   try {
-    const rows = await sql`select p.proname || '(' || pg_get_function_arguments(p.oid) || ') -> '
-        || pg_get_function_result(p.oid) as signature, p.prosecdef
-      from pg_proc p where p.pronamespace = 'vault'::regnamespace order by p.proname`;
-    assert.deepEqual(rows.map((r) => r.signature), [
+    const functions = await functionSignatures(sql, "vault");
+    assert.deepEqual(functions.map((f) => f.signature), [
       "_crypto_aead_det_decrypt(message bytea, additional bytea, key_id bigint, " +
       "context bytea DEFAULT '\\x7067736f6469756d'::bytea, nonce bytea DEFAULT NULL::bytea) -> bytea",
       "_crypto_aead_det_encrypt(message bytea, additional bytea, key_id bigint, " +
@@ -34,7 +20,9 @@ Deno.test("Vault API: 0.3.1's functions, arguments and defaults; create/update a
       "new_name text DEFAULT NULL::text, new_description text DEFAULT NULL::text, " +
       "new_key_id uuid DEFAULT NULL::uuid) -> void",
     ]);
-    const definer = Object.fromEntries(rows.map((r) => [r.signature.split("(")[0], r.prosecdef]));
+    const definer = Object.fromEntries(
+      functions.map((f) => [f.signature.split("(")[0], f.securityDefiner]),
+    );
     assert.equal(definer.create_secret, true);
     assert.equal(definer.update_secret, true);
     const [column] = await sql`select collation_name from information_schema.columns

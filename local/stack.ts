@@ -1,5 +1,5 @@
-// Access to the local stack for integration tests: reads .local/stack.env,
-// which `deno task stack:up` writes, and opens direct SQL connections.
+// The shared harness (LOCAL ONLY) of tests, scripts and benchmarks: reads
+// .local/stack.env, which `bash local/stack.sh up` writes, and opens direct SQL connections.
 import postgres from "postgres";
 
 /** What the running local stack publishes. */
@@ -14,7 +14,7 @@ export interface StackEnv {
   SCHEDULER_SECRET: string;
 }
 
-const STACK_ENV = new URL("../../.local/stack.env", import.meta.url);
+const STACK_ENV = new URL("../.local/stack.env", import.meta.url);
 
 /** Reads .local/stack.env, failing with the command to run when the stack is down. */
 export function stackEnv(): StackEnv {
