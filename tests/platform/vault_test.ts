@@ -45,6 +45,11 @@ Deno.test("Vault grants: service_role and postgres get what hosted grants them; 
       const [row] = await tx`select decrypted_secret, description from vault.decrypted_secrets
         where id = ${id}`;
       assert.deepEqual({ ...row }, { decrypted_secret: "s2", description: "d" });
+      // Revoked from PUBLIC and not granted on hosted: the definer functions encrypt for it.
+      await assert.rejects(
+        tx`select vault._crypto_aead_det_encrypt('x', 'y', 0)`,
+        /permission denied/,
+      );
     });
     const [grants] = await sql`select
       has_function_privilege('postgres', 'vault.create_secret(text, text, text, uuid)',
@@ -53,13 +58,16 @@ Deno.test("Vault grants: service_role and postgres get what hosted grants them; 
         as postgres_reads,
       has_schema_privilege('anon', 'vault', 'usage') as anon_usage,
       has_schema_privilege('authenticated', 'vault', 'usage') as authenticated_usage,
-      has_table_privilege('service_role', 'vault.secrets', 'insert') as service_inserts_raw`;
+      has_table_privilege('service_role', 'vault.secrets', 'insert') as service_inserts_raw,
+      has_function_privilege('public', 'vault.create_secret(text, text, text, uuid)', 'execute')
+        as public_creates`;
     assert.deepEqual({ ...grants }, {
       postgres_creates: true,
       postgres_reads: true,
       anon_usage: false,
       authenticated_usage: false,
       service_inserts_raw: false,
+      public_creates: false,
     });
     for (const role of ["anon", "authenticated"]) {
       await rolledBack(sql, async (tx) => {

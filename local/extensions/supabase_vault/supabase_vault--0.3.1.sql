@@ -1,8 +1,9 @@
 -- LOCAL STAND-IN for supabase_vault 0.3.1 (supabase/vault). NEVER reaches production.
 -- The same objects as the real 0.3.1 (its 0.3.0 script; 0.3.1 changes no SQL):
 -- table, view, function names, arguments, defaults and bodies, SECURITY DEFINER
--- on create_secret and update_secret, and no grants (hosted Supabase adds its
--- grants afterwards: local/bootstrap.sql does the same).
+-- on create_secret and update_secret, EXECUTE revoked from PUBLIC on all five
+-- functions, and no grants (hosted Supabase adds its grants afterwards:
+-- local/bootstrap.sql does the same).
 -- What differs, because the real crypto is libsodium in C:
 --   vault._crypto_aead_det_encrypt / _decrypt are SQL over pgcrypto: AES-256-CBC
 --   with the nonce as IV, plus an HMAC-SHA256 tag over (additional, ciphertext),
@@ -182,3 +183,12 @@ END
 $$;
 
 SELECT pg_catalog.pg_extension_config_dump('vault.secrets', '');
+
+-- As the real 0.3 ends: no role may call the functions until granted.
+REVOKE ALL ON FUNCTION
+  vault._crypto_aead_det_encrypt,
+  vault._crypto_aead_det_decrypt,
+  vault._crypto_aead_det_noncegen,
+  vault.create_secret,
+  vault.update_secret
+FROM PUBLIC;
