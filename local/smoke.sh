@@ -47,8 +47,9 @@ job=$(q -c "select cron.schedule('local-smoke', '* * * * *', 'select 1')")
 unschedule() { q -c "select cron.unschedule('local-smoke')" >/dev/null 2>&1 || true; }
 trap unschedule EXIT
 for _ in $(seq 1 75); do
+  # pg_cron records the run as 'running' first: wait for its end.
   ran=$(q -c "select status from cron.job_run_details where jobid = $job order by runid desc limit 1")
-  [ -n "$ran" ] && break
+  case "$ran" in succeeded | failed) break ;; esac
   sleep 1
 done
 [ "$ran" = succeeded ] || die "pg_cron job did not run (status '${ran:-none}')"
