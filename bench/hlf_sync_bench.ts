@@ -19,8 +19,8 @@ import { SupabaseCertificationChangeFeed } from "../src/infrastructure/supabase/
 import { createServiceClient } from "../src/infrastructure/supabase/supabase_client.ts";
 import { SupabaseSyncQuarantine } from "../src/infrastructure/supabase/supabase_sync_quarantine.ts";
 import { HLF_DYNAMICS_SYNC_DEFAULTS, hlfDynamicsSync } from "../src/jobs/hlf_dynamics_sync.ts";
-import { DATAVERSE_LIMITS, FAKE_APP, FakeDataverse } from "../tests/support/fake_dataverse.ts";
-import { connect, stackEnv } from "../tests/support/stack.ts";
+import { DATAVERSE_LIMITS, FAKE_APP, FakeDataverse } from "../local/fake_dataverse.ts";
+import { connect, stackEnv } from "../local/stack.ts";
 import { table } from "./stats.ts";
 
 /** The organisation (and sync name) the sync benchmarks use. */

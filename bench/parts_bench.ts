@@ -15,8 +15,8 @@ import { createServiceClient } from "../src/infrastructure/supabase/supabase_cli
 import { SupabaseSyncQuarantine } from "../src/infrastructure/supabase/supabase_sync_quarantine.ts";
 import { certificationExpiryCheck } from "../src/jobs/certification_expiry_check.ts";
 import { HLF_DYNAMICS_SYNC_DEFAULTS, hlfDynamicsSync } from "../src/jobs/hlf_dynamics_sync.ts";
-import { FakeDataverse } from "../tests/support/fake_dataverse.ts";
-import { connect, stackEnv } from "../tests/support/stack.ts";
+import { FakeDataverse } from "../local/fake_dataverse.ts";
+import { connect, stackEnv } from "../local/stack.ts";
 import { ANCHOR, dropRoster, generateRoster } from "./certification_bench_data.ts";
 import { dataversePortal, dropOrganisation, ORGANISATION, roster } from "./hlf_sync_bench.ts";
 import { table } from "./stats.ts";

@@ -7,9 +7,10 @@
 //   DEMO_DATAVERSE_LATENCY_MS=50     time each upsert request takes (default 0)
 //   DEMO_DATAVERSE_BATCH_FORM=false  answer UpsertMultiple with 404, as a portal without it
 //   GET /_demo/stats -> {"rows", "upserts", "upsert_multiples", "throttled", "tokens"}
-import { FAKE_APP, FakeDataverse } from "../tests/support/fake_dataverse.ts";
+import { FAKE_APP, FakeDataverse } from "./fake_dataverse.ts";
+import { platform } from "./platform.ts";
 
-const PORT = Number(Deno.env.get("DEMO_DATAVERSE_PORT") ?? 54350);
+const PORT = platform.DEMO_PORTAL_PORT;
 const ENV_FILE = new URL("../.local/demo_dataverse.env", import.meta.url);
 
 const portal = new FakeDataverse();

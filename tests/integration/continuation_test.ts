@@ -5,7 +5,7 @@
 // dispatches reach the real function, which records the next part's row.
 import assert from "node:assert/strict";
 import type postgres from "postgres";
-import { connect } from "../support/stack.ts";
+import { connect } from "../../local/stack.ts";
 
 /** A throwaway nightly job (no handler: the function records its parts as failed) and one running part. */
 async function scenario(sql: postgres.Sql, options: { maxParts?: number; slot?: string } = {}) {

@@ -3,7 +3,7 @@
 // injected, so retries cost no wall time.
 import assert from "node:assert/strict";
 import { timerSleep } from "../../src/domain/batch_pacer.ts";
-import { FAKE_APP, FakeDataverse } from "../support/fake_dataverse.ts";
+import { FAKE_APP, FakeDataverse } from "../../local/fake_dataverse.ts";
 import { aCertificationStatus, aDataversePortal } from "../support/dynamics_fakes.ts";
 
 const signal = () => new AbortController().signal;

@@ -23,7 +23,7 @@ import { DataverseCertificationPortal } from "../../src/infrastructure/dynamics/
 import type { DataverseSettings } from "../../src/infrastructure/dynamics/dynamics_settings.ts";
 import { Redacted } from "../../src/infrastructure/dynamics/redacted.ts";
 import type { RetryPolicy } from "../../src/infrastructure/dynamics/retry_policy.ts";
-import { FAKE_APP } from "./fake_dataverse.ts";
+import { FAKE_APP } from "../../local/fake_dataverse.ts";
 import { RecordingLogger, SteppingClock } from "./fakes.ts";
 
 /** A certification status with readable defaults; `n` makes the ids distinct and sortable. */

@@ -2,7 +2,7 @@
 // service protection pacing, over an in-process fake (injected fetch, clock
 // and sleep): no sockets, no timers.
 import assert from "node:assert/strict";
-import { FAKE_APP, FakeDataverse } from "../support/fake_dataverse.ts";
+import { FAKE_APP, FakeDataverse } from "../../local/fake_dataverse.ts";
 import { aCertificationStatus, aDataversePortal } from "../support/dynamics_fakes.ts";
 import type { DataverseSettings } from "../../src/infrastructure/dynamics/dynamics_settings.ts";
 import type { RetryPolicy } from "../../src/infrastructure/dynamics/retry_policy.ts";
