@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import type postgres from "postgres";
 import { connect } from "../../local/stack.ts";
+import { poll } from "../support/nightly.ts";
 
 /** A throwaway nightly job (no handler: the function records its parts as failed) and one running part. */
 async function scenario(sql: postgres.Sql, options: { maxParts?: number; slot?: string } = {}) {
@@ -43,16 +44,6 @@ async function scenario(sql: postgres.Sql, options: { maxParts?: number; slot?: 
   return { job, slot, runningPart, finishPartial, cleanup };
 }
 
-async function poll<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000) {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-}
-
 Deno.test("a partial part frees its lease and dispatches the next part of its slot, which the function records linked to it", async () => {
   const sql = connect();
   const s = await scenario(sql);
@@ -80,7 +71,7 @@ Deno.test("a partial part frees its lease and dispatches the next part of its sl
       },
     );
     // pg_net posts it to the function, which records the next part (no handler here: failed).
-    const next = await poll("the next part's row", async () => {
+    const next = await poll("the next part's row", 30_000, async () => {
       const [r] = await sql`select trigger, status, previous_execution_id, slot::text
         from scheduler_execution_log where job_name = ${s.job} and id <> ${first}`;
       return r;
