@@ -63,9 +63,32 @@ export class BatchPacer {
     const { signal, deadline, clock } = this.#run;
     if (signal.aborted) return "aborted";
     const now = clock.now().getTime();
-    this.#marginMs ??= Math.min(this.#maxMarginMs, Math.max(0, deadline.getTime() - now) / 4);
-    const latestStart = deadline.getTime() - this.#marginMs - this.#longestMs;
+    const latestStart = deadline.getTime() - this.#margin(now) - this.#longestMs;
     return now > latestStart ? "deadline" : null;
+  }
+
+  /**
+   * A signal that aborts when the margin before the deadline begins, or with
+   * the run's: for waits inside a batch (a portal's `Retry-After`) that must
+   * not eat into the margin. `dispose()` clears its timer.
+   */
+  softStop(): { signal: AbortSignal; dispose(): void } {
+    const { signal, deadline, clock } = this.#run;
+    const now = clock.now().getTime();
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () => controller.abort(new Error("The run's time is nearly up")),
+      Math.max(0, deadline.getTime() - this.#margin(now) - now),
+    );
+    return {
+      signal: AbortSignal.any([signal, controller.signal]),
+      dispose: () => clearTimeout(timer),
+    };
+  }
+
+  #margin(now: number): number {
+    const left = Math.max(0, this.#run.deadline.getTime() - now);
+    return this.#marginMs ??= Math.min(this.#maxMarginMs, left / 4);
   }
 
   /** Whether stopping now leaves work for a next part: the deadline stopped it after some progress. */

@@ -82,9 +82,11 @@ export function hlfDynamicsSync(
     });
     // Set while a read-ahead page is pending, so its failure is never unhandled.
     let ahead: Promise<CertificationChange[]> | null = null;
+    // Portal waits (Retry-After, backoff) end where the margin begins: the part ends, not fails.
+    const soft = pacer.softStop();
     try {
       cursor = await ports.feed.position(options.syncName);
-      await retryQuarantined(ports, options, context, counts);
+      await retryQuarantined(ports, options, { ...context, signal: soft.signal }, counts);
       ahead = guarded(ports.feed.read(options.organisationCode, cursor, options.pageSize));
       while (true) {
         stopped = pacer.stopReason();
@@ -101,7 +103,7 @@ export function hlfDynamicsSync(
           ? guarded(ports.feed.read(options.organisationCode, last, options.pageSize))
           : Promise.resolve([]);
         const { result } = await pacer.run(() =>
-          ports.portal.push(changes.map((c) => c.status), context.signal)
+          ports.portal.push(changes.map((c) => c.status), soft.signal)
         );
         const passed = passablePrefix(changes, result);
         const refused = result.rejected.filter((r) =>
@@ -129,8 +131,20 @@ export function hlfDynamicsSync(
         if (!full) return summary(true);
       }
     } catch (error) {
+      if (soft.signal.aborted && !context.signal.aborted) {
+        // The portal asked for a longer wait than this part has left: the next part waits on.
+        stopped = "deadline";
+        context.logger.info("hlf_dynamics_sync.stopped", {
+          reason: "portal_wait",
+          cursor,
+          ...counts,
+        });
+        return new WorkRemains(summary(false));
+      }
       context.logger.warn("hlf_dynamics_sync.failed", { cursor, ...counts });
       throw new PartialRunError(summary(false), error);
+    } finally {
+      soft.dispose();
     }
   };
 }

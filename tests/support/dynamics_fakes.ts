@@ -88,6 +88,8 @@ export class ScriptedCertificationPortal implements CertificationPortal {
   readonly batches: string[][] = [];
   readonly rejectIds = new Map<string, PortalRejection>();
   failWith: Error | null = null;
+  /** When set, every push waits until its signal aborts, as a portal asking for a long pause. */
+  waitsForever = false;
   /** Called after each batch, so a test can abort or move the clock between batches. */
   afterBatch: (batch: number) => void = () => {};
 
@@ -108,9 +110,15 @@ export class ScriptedCertificationPortal implements CertificationPortal {
     return this;
   }
 
-  push(records: readonly CertificationStatus[]): Promise<PortalPushResult> {
+  push(records: readonly CertificationStatus[], signal: AbortSignal): Promise<PortalPushResult> {
     this.batches.push(records.map((r) => r.certificationId));
     if (this.failWith) return Promise.reject(this.failWith);
+    if (this.waitsForever) {
+      // Like a long Retry-After: only the signal ends the wait.
+      return new Promise((_, reject) =>
+        signal.addEventListener("abort", () => reject(signal.reason), { once: true })
+      );
+    }
     const accepted = new Set<string>();
     const rejected: PortalRejection[] = [];
     for (const record of records) {

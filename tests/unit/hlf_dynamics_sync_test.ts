@@ -261,3 +261,22 @@ Deno.test("hlfDynamicsSync() starts no page that could end inside the safety mar
   assert.equal(feed.cursors.get(SYNC), "pos:15");
   assert.ok(logger.lines.some((l) => l.event === "hlf_dynamics_sync.stopped"));
 });
+
+Deno.test("hlfDynamicsSync() ends the part, not the run, when a portal wait runs into the safety margin", async () => {
+  const { feed, portal, job } = setup(new InMemoryChangeFeed().add("hlf", 3));
+  portal.waitsForever = true;
+  // 400 ms budget: margin 100 ms, so the soft stop comes after 300 ms of real time.
+  const { context, logger } = aJobContext({
+    clock: new SteppingClock(undefined, 0),
+    budgetMs: 400,
+  });
+
+  const result = await job({}, context);
+
+  assert.ok(result instanceof WorkRemains, "the next part waits on");
+  assert.equal(result.summary.sent, 0);
+  assert.equal(result.summary.stopped, "deadline");
+  assert.deepEqual(feed.advances, []);
+  assert.ok(logger.lines.some((l) => l.fields.reason === "portal_wait"));
+  assert.equal(context.signal.aborted, false, "the run's own budget was not spent");
+});

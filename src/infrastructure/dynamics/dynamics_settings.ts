@@ -52,7 +52,7 @@ const schema = z.object({
   HLF_DYNAMICS_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
   HLF_DYNAMICS_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10)
     .default(DEFAULT_RETRY_POLICY.maxAttempts),
-  HLF_DYNAMICS_MAX_RETRY_AFTER_MS: z.coerce.number().int().min(0).max(120_000)
+  HLF_DYNAMICS_MAX_RETRY_AFTER_MS: z.coerce.number().int().min(0).max(300_000)
     .default(DEFAULT_RETRY_POLICY.maxRetryAfterMs),
   HLF_DYNAMICS_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(120_000).default(30_000),
 });

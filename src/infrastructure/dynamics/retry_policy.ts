@@ -19,7 +19,9 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   maxAttempts: 5,
   baseMs: 500,
   maxMs: 8_000,
-  maxRetryAfterMs: 30_000,
+  // Dataverse's request-count penalty can last the rest of its 5-minute window; the
+  // job's soft stop ends a part whose wait runs past its time, and the next part waits on.
+  maxRetryAfterMs: 300_000,
   maxThrottledSends: 20,
 };
 
