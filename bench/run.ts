@@ -2,13 +2,15 @@
 //   deno task bench            dispatch with fakes; with the local stack up, also
 //                              cold start, dispatch + log, and certification_expiry_check
 //                              and hlf_dynamics_sync against the fake Dataverse
-//   deno task bench --quick    certification_expiry_check at 10k and 100k only
+//                              and parts per night for both jobs (100k and 1M; about 15 minutes)
+//   deno task bench --quick    certification_expiry_check at 10k and 100k only, no parts
 import {
   certificationExpiryBench,
   certificationExpiryTable,
 } from "./certification_expiry_bench.ts";
 import { dispatchBench, dispatchTable } from "./dispatch_bench.ts";
 import { hlfSyncBench, hlfSyncTable } from "./hlf_sync_bench.ts";
+import { partsBench, partsTable } from "./parts_bench.ts";
 import { coldStartBench, dispatchAndLogBench, stackTables } from "./stack_bench.ts";
 
 const quick = Deno.args.includes("--quick");
@@ -40,3 +42,7 @@ console.log(
   } certifications (takes minutes; alternated order, same physical history)`,
 );
 console.log(certificationExpiryTable(await certificationExpiryBench(sizes)));
+if (!quick) {
+  console.log("\n==> parts per night at 100,000 and 1,000,000 (takes about 15 minutes)");
+  console.log(partsTable(await partsBench()));
+}

@@ -1,6 +1,7 @@
 import { PartialRunError } from "../../src/domain/errors.ts";
 import assert from "node:assert/strict";
 import { InvalidPayloadError } from "../../src/domain/errors.ts";
+import { type JobContext, type JobPayload, jobSummary, WorkRemains } from "../../src/domain/job.ts";
 import { certificationExpiryCheck } from "../../src/jobs/certification_expiry_check.ts";
 import {
   certification,
@@ -8,7 +9,6 @@ import {
   InMemoryCertificationExpiryStore,
   ManualClock,
 } from "../support/certification_fakes.ts";
-import { type JobContext, type JobPayload, jobSummary, WorkRemains } from "../../src/domain/job.ts";
 
 /** The job, answering with its summary whether it finished or stopped with work left. */
 function expiryCheck(...args: Parameters<typeof certificationExpiryCheck>) {
