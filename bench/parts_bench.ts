@@ -16,7 +16,7 @@ import { SupabaseSyncQuarantine } from "../src/infrastructure/supabase/supabase_
 import { certificationExpiryCheck } from "../src/jobs/certification_expiry_check.ts";
 import { HLF_DYNAMICS_SYNC_DEFAULTS, hlfDynamicsSync } from "../src/jobs/hlf_dynamics_sync.ts";
 import { FakeDataverse } from "../local/fake_dataverse.ts";
-import { connect, stackEnv } from "../local/stack.ts";
+import { connectAdmin, stackEnv } from "../local/stack.ts";
 import { ANCHOR, dropRoster, generateRoster } from "./certification_bench_data.ts";
 import { dataversePortal, dropOrganisation, ORGANISATION, roster } from "./hlf_sync_bench.ts";
 import { table } from "./stats.ts";
@@ -36,7 +36,8 @@ export interface PartsResult {
 /** Both jobs at each size; removes the benchmark data afterwards. */
 export async function partsBench(sizes = [100_000, 1_000_000]): Promise<PartsResult[]> {
   const env = stackEnv();
-  const sql = connect(env);
+  // The superuser: the benchmark vacuums, rewrites and checkpoints (postgres may not, as on hosted).
+  const sql = connectAdmin(env);
   const client = createServiceClient(env.API_URL, env.SERVICE_ROLE_KEY);
   const results: PartsResult[] = [];
   try {
