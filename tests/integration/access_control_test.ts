@@ -71,13 +71,18 @@ for (
 }
 
 // A view with GROUP BY takes no writes from anyone, so only reading says anything about privileges.
-Deno.test("anon and authenticated cannot read scheduler_sync_quarantine_status", async () => {
-  for (const [who, key] of Object.entries(await callers())) {
-    const read = await rest("scheduler_sync_quarantine_status?select=*", key);
-    const body = await read.text();
-    assert.ok(read.status === 401 || read.status === 403, `${who} read it: ${read.status} ${body}`);
-  }
-});
+for (const view of ["scheduler_sync_quarantine_status", "scheduler_night"]) {
+  Deno.test(`anon and authenticated cannot read ${view}`, async () => {
+    for (const [who, key] of Object.entries(await callers())) {
+      const read = await rest(`${view}?select=*`, key);
+      const body = await read.text();
+      assert.ok(
+        read.status === 401 || read.status === 403,
+        `${who} read it: ${read.status} ${body}`,
+      );
+    }
+  });
+}
 
 // Real arguments, so a refusal means "no privilege", not "no such function".
 const lease = {
