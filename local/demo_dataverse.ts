@@ -4,6 +4,7 @@
 // On start it writes .local/demo_dataverse.env with the HLF_DYNAMICS_* settings
 // that point the function at it (demo values, not secrets).
 //   GET /_demo/stats -> {"rows": n, "upserts": n, "tokens": n}
+//   GET /_demo/statuses -> {"<certification id>": "<hlf_status>", ...} (what the portal holds)
 import { FAKE_APP, FakeDataverse } from "../tests/support/fake_dataverse.ts";
 
 const PORT = Number(Deno.env.get("DEMO_DATAVERSE_PORT") ?? 54350);
@@ -14,6 +15,11 @@ let upserts = 0;
 const base = portal.serve(PORT, async (request) => {
   if (new URL(request.url).pathname === "/_demo/stats") {
     return Response.json({ rows: portal.rows.size, upserts, tokens: portal.tokensIssued });
+  }
+  if (new URL(request.url).pathname === "/_demo/statuses") {
+    return Response.json(
+      Object.fromEntries([...portal.rows].map(([id, row]) => [id, row.hlf_status ?? null])),
+    );
   }
   const response = await portal.handle(request);
   if (request.method === "PATCH") upserts++;
