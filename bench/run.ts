@@ -1,13 +1,20 @@
 // `deno task bench`: every benchmark, printed as Markdown tables.
 //   deno task bench            dispatch with fakes; with the local stack up, also
-//                              cold start, dispatch + log, and certification_expiry_check
+//                              cold start, dispatch + log, acknowledgement latency,
+//                              and certification_expiry_check
 //   deno task bench --quick    certification_expiry_check at 10k and 100k only
 import {
   certificationExpiryBench,
   certificationExpiryTable,
 } from "./certification_expiry_bench.ts";
 import { dispatchBench, dispatchTable } from "./dispatch_bench.ts";
-import { coldStartBench, dispatchAndLogBench, stackTables } from "./stack_bench.ts";
+import {
+  acknowledgementBench,
+  acknowledgementTable,
+  coldStartBench,
+  dispatchAndLogBench,
+  stackTables,
+} from "./stack_bench.ts";
 
 const quick = Deno.args.includes("--quick");
 const stackUp = await Deno.stat(new URL("../.local/stack.env", import.meta.url)).then(
@@ -29,6 +36,8 @@ if (!stackUp) {
 }
 console.log("==> cold start and dispatch + log on the local stack");
 console.log(stackTables(await coldStartBench(), await dispatchAndLogBench()), "\n");
+console.log("==> acknowledgement of a dispatched call, beside one PostgREST round trip");
+console.log(acknowledgementTable(await acknowledgementBench()), "\n");
 const sizes = quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000];
 console.log(`==> certification_expiry_check at ${sizes.join(", ")} certifications (takes minutes)`);
 console.log(certificationExpiryTable(await certificationExpiryBench(sizes)));
