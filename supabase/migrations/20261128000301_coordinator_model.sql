@@ -38,12 +38,13 @@ create table public.chapter_membership (
   constraint chapter_membership_period check (ends_at is null or ends_at > starts_at)
 );
 
--- A chapter's members (the chapter coordinator's path; the period is in the
--- index so the check needs no heap visit), and a mentor's chapters.
-create index chapter_membership_chapter_idx
-  on public.chapter_membership (chapter_id, peer_mentor_id) include (starts_at, ends_at);
-create index chapter_membership_peer_mentor_idx
-  on public.chapter_membership (peer_mentor_id, chapter_id) include (starts_at, ends_at);
+-- A chapter's members (the chapter coordinator's path) and a mentor's
+-- chapters; what the visibility rule checks is in the index, so reading a
+-- chapter of 2,000 needs no heap visit.
+create index chapter_membership_chapter_idx on public.chapter_membership (chapter_id, peer_mentor_id)
+  include (organisation_id, starts_at, ends_at);
+create index chapter_membership_peer_mentor_idx on public.chapter_membership (peer_mentor_id, chapter_id)
+  include (organisation_id, starts_at, ends_at);
 
 -- A coordinator is a Supabase Auth user acting for one organisation; the same
 -- user acting for two organisations is two coordinators.
@@ -94,7 +95,8 @@ create table public.peer_mentor_assignment (
 );
 
 create index peer_mentor_assignment_coordinator_idx
-  on public.peer_mentor_assignment (coordinator_id, peer_mentor_id) include (starts_at, ends_at);
+  on public.peer_mentor_assignment (coordinator_id, peer_mentor_id)
+  include (organisation_id, starts_at, ends_at);
 create index peer_mentor_assignment_peer_mentor_idx
   on public.peer_mentor_assignment (peer_mentor_id);
 

@@ -6,6 +6,20 @@
 -- nothing the caller creates can stand in for a table or operator. A hidden
 -- mentor and a missing one look the same: no rows, no error.
 
+-- The list and the counts first collect the caller's visible mentors (index
+-- probes from the user id, see peer_mentors_visible_to), then read those
+-- mentors' certifications. Two steps, because in one query the planner cannot
+-- know how many mentors the rule yields (a chapter's 2,000 or an
+-- organisation's 100,000) and plans for the average: at 100k mentors it
+-- hashed the whole certification table for a 2,000-mentor coordinator
+-- (92 ms, see BENCHMARKS.md). force_custom_plan plans the second step for the
+-- array actually collected, every call.
+
+-- A mentor's certifications in expiry order, with their status: the list's
+-- page and the counts are read from this index alone (no heap visit per row).
+create index certification_mentor_expiry_idx
+  on public.certification (peer_mentor_id, expires_at, id) include (status);
+
 -- The caller's visible certifications in expiry order (expires_at, id), at
 -- most p_limit (1 to 500), after the key p_after_* (both or neither).
 -- Filters: p_status ('active', 'expired', 'revoked'); p_expiring_within_days
@@ -35,9 +49,11 @@ language plpgsql
 stable
 security definer
 set search_path = ''
+set plan_cache_mode = force_custom_plan
 as $$
 declare
   v_user uuid := auth.uid();
+  v_mentors uuid[];
 begin
   if p_status is not null and p_status not in ('active', 'expired', 'revoked') then
     raise exception 'p_status must be active, expired or revoked, got ''%''', p_status
@@ -57,7 +73,26 @@ begin
   if v_user is null then
     return;
   end if;
+  v_mentors := array(select v.peer_mentor_id from public.peer_mentors_visible_to(v_user) v);
+  -- The page's keys come from the mentor-expiry index alone; only the page's
+  -- rows are then read in full, with their mentor's name and notices.
   return query
+    with page as (
+      select k.id
+      from unnest(v_mentors) as v (peer_mentor_id)
+      join public.certification k on k.peer_mentor_id = v.peer_mentor_id
+      where (p_status is null or k.status = p_status)
+        and (p_expiring_within_days is null or (k.status = 'active'
+          and k.expires_at < now() + make_interval(days => p_expiring_within_days)))
+        and (p_chapter_id is null or exists (
+          select from public.chapter_membership m
+          where m.peer_mentor_id = v.peer_mentor_id and m.chapter_id = p_chapter_id
+            and m.starts_at <= now() and (m.ends_at is null or m.ends_at > now())))
+        and (p_after_certification_id is null
+          or (k.expires_at, k.id) > (p_after_expires_at, p_after_certification_id))
+      order by k.expires_at, k.id
+      limit p_limit
+    )
     select c.id, c.peer_mentor_id, pm.full_name, c.certification_type, c.status,
       c.issued_at, c.expires_at, c.expired_at,
       array(
@@ -65,20 +100,10 @@ begin
         where n.certification_id = c.id
         order by n.window_days desc
       )
-    from public.peer_mentors_visible_to(v_user) v
-    join public.peer_mentor pm on pm.id = v.peer_mentor_id
-    join public.certification c on c.peer_mentor_id = v.peer_mentor_id
-    where (p_status is null or c.status = p_status)
-      and (p_expiring_within_days is null or (c.status = 'active'
-        and c.expires_at < now() + make_interval(days => p_expiring_within_days)))
-      and (p_chapter_id is null or exists (
-        select from public.chapter_membership m
-        where m.peer_mentor_id = v.peer_mentor_id and m.chapter_id = p_chapter_id
-          and m.starts_at <= now() and (m.ends_at is null or m.ends_at > now())))
-      and (p_after_certification_id is null
-        or (c.expires_at, c.id) > (p_after_expires_at, p_after_certification_id))
-    order by c.expires_at, c.id
-    limit p_limit;
+    from page
+    join public.certification c on c.id = page.id
+    join public.peer_mentor pm on pm.id = c.peer_mentor_id
+    order by c.expires_at, c.id;
 end;
 $$;
 
@@ -137,9 +162,11 @@ language plpgsql
 stable
 security definer
 set search_path = ''
+set plan_cache_mode = force_custom_plan
 as $$
 declare
   v_user uuid := auth.uid();
+  v_mentors uuid[];
   v_active bigint := 0;
   v_expiring bigint := 0;
   v_expired bigint := 0;
@@ -150,13 +177,14 @@ begin
       using errcode = '22023';
   end if;
   if v_user is not null then
+    v_mentors := array(select v.peer_mentor_id from public.peer_mentors_visible_to(v_user) v);
     select count(*) filter (where c.status = 'active'),
       count(*) filter (where c.status = 'active'
         and c.expires_at < now() + make_interval(days => p_expiring_within_days)),
       count(*) filter (where c.status = 'expired'),
       count(*) filter (where c.status = 'revoked')
     into v_active, v_expiring, v_expired, v_revoked
-    from public.peer_mentors_visible_to(v_user) v
+    from unnest(v_mentors) as v (peer_mentor_id)
     join public.certification c on c.peer_mentor_id = v.peer_mentor_id;
   end if;
   return query values ('active', v_active), ('expiring', v_expiring), ('expired', v_expired),

@@ -275,7 +275,7 @@ select is(
 
 -- The RPCs ------------------------------------------------------------------
 select ok(
-  (select p.prosecdef and p.proconfig = array['search_path=""'] from pg_proc p
+  (select p.prosecdef and 'search_path=""' = any (p.proconfig) from pg_proc p
    where p.oid = fn::regprocedure),
   format('%s is security definer with an empty search_path', fn))
 from unnest(array['public.certification_status_list(text, integer, uuid, timestamptz, uuid, integer)',
