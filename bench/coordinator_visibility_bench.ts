@@ -64,6 +64,8 @@ export async function coordinatorVisibilityBench(requests = 300): Promise<Visibi
           p_after_certification_id => ${row.certification_id}) offset 499`
         ),
     );
+    // A mentor of chapter 0 (mentor g is in chapter g % 50).
+    const [{ mentor }] = await sql`select md5('bench-vis-mentor-50')::uuid as mentor`;
     const cases: Case[] = [
       {
         name: "status list, first page of 50",
@@ -91,6 +93,18 @@ export async function coordinatorVisibilityBench(requests = 300): Promise<Visibi
         user: "coordinator",
         fn: "certification_status_counts",
         args: {},
+      },
+      {
+        name: "one mentor's certifications",
+        user: "coordinator",
+        fn: "peer_mentor_certifications",
+        args: { p_peer_mentor_id: `'${mentor}'::uuid` },
+      },
+      {
+        name: "administrator (100,000 mentors): one mentor's certifications",
+        user: "administrator",
+        fn: "peer_mentor_certifications",
+        args: { p_peer_mentor_id: `'${mentor}'::uuid` },
       },
       {
         name: "administrator (100,000 mentors): status list, first page",
@@ -198,7 +212,7 @@ async function timeHttp(
   return summarize(samples);
 }
 
-/** The plan of the list's query inside the function (auto_explain, with timing). */
+/** The plans of the list's two queries inside the function (auto_explain, with timing). */
 async function listPlan(dbUrl: string, user: string): Promise<string> {
   const plans: string[] = [];
   const explained = postgres(dbUrl, { max: 1, onnotice: (n) => plans.push(String(n.message)) });
@@ -217,7 +231,10 @@ async function listPlan(dbUrl: string, user: string): Promise<string> {
   } finally {
     await explained.end();
   }
-  return plans.find((p) => / on certification c\b/.test(p)) ?? plans.join("\n");
+  // The two statements inside the function: the scope, then the page.
+  const scope = plans.find((p) => /v_mentors := array/.test(p));
+  const page = plans.find((p) => / on certification c\b/.test(p));
+  return scope && page ? `${scope}\n${page}` : plans.join("\n");
 }
 
 /** The figures as a Markdown table, the scope, and the plan. */
@@ -240,7 +257,9 @@ export function visibilityTable(r: VisibilityBenchResult): string {
       ]),
     ),
     "",
-    `sequential scans of the large tables in the list's plan: ${big.test(r.plan) ? "YES" : "none"}`,
+    `sequential scans of the large tables in the list's plans: ${
+      big.test(r.plan) ? "YES" : "none"
+    }`,
     "```",
     r.plan.trim(),
     "```",
