@@ -6,7 +6,7 @@
 // auto_explain reports the plan of the list's query inside the function.
 //   deno run -A bench/coordinator_visibility_bench.ts [requests]
 import postgres from "postgres";
-import { connect, signJwt, stackEnv } from "../tests/support/stack.ts";
+import { connect, signJwt, stackEnv } from "../local/stack.ts";
 import {
   ADMINISTRATOR_EMAIL,
   COORDINATOR_EMAIL,
@@ -121,7 +121,7 @@ export async function coordinatorVisibilityBench(requests = 300): Promise<Visibi
       const http = await timeHttp(env, users[c.user], c, calls);
       rows.push({ name: c.name, direct, http });
     }
-    const plan = await listPlan(env.DB_URL, users.coordinator);
+    const plan = await listPlan(env.ADMIN_DB_URL, users.coordinator);
     return {
       mentorsInScope: scope.mentors,
       certificationsInScope: scope.certifications,
@@ -212,7 +212,10 @@ async function timeHttp(
   return summarize(samples);
 }
 
-/** The plans of the list's two queries inside the function (auto_explain, with timing). */
+/**
+ * The plans of the list's two queries inside the function (auto_explain, with
+ * timing), on a superuser connection (loading auto_explain needs one), then as the user.
+ */
 async function listPlan(dbUrl: string, user: string): Promise<string> {
   const plans: string[] = [];
   const explained = postgres(dbUrl, { max: 1, onnotice: (n) => plans.push(String(n.message)) });
@@ -226,6 +229,7 @@ async function listPlan(dbUrl: string, user: string): Promise<string> {
       await tx`select set_config('request.jwt.claims', ${
         JSON.stringify({ role: "authenticated", sub: user })
       }, true)`;
+      await tx`set local role authenticated`;
       await tx`select * from certification_status_list()`;
     });
   } finally {

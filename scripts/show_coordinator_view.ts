@@ -3,7 +3,7 @@
 // certification_status_counts through the gateway and PostgREST.
 //   deno run --allow-net --allow-read --allow-env scripts/show_coordinator_view.ts [email]
 import postgres from "postgres";
-import { signJwt, stackEnv } from "../tests/support/stack.ts";
+import { signJwt, stackEnv } from "../local/stack.ts";
 
 const email = Deno.args[0] ?? "coordinator.oslo@hlf.example.org";
 const env = stackEnv();

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import type postgres from "postgres";
 import { dropRoster, testOrganisationCode } from "../support/certification_roster.ts";
-import { connect, signJwt, stackEnv } from "../support/stack.ts";
+import { connect, signJwt, stackEnv } from "../../local/stack.ts";
 
 const env = stackEnv();
 

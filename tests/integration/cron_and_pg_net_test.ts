@@ -1,6 +1,6 @@
 // The path pg_cron uses: cron.job -> scheduler_dispatch() -> Vault -> pg_net -> gateway -> function.
 import assert from "node:assert/strict";
-import { connect, functionUrl, stackEnv } from "../support/stack.ts";
+import { connect, functionUrl, stackEnv } from "../../local/stack.ts";
 import type postgres from "postgres";
 
 async function poll<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>) {

@@ -1,38 +1,8 @@
-// The lease SQL (scheduler_acquire_lease / scheduler_release_lease) on the real database.
+// The lease SQL across two sessions (the rest of the lease SQL is pgTAP:
+// supabase/tests/database/scheduler_lease_test.sql).
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { connect, stackEnv } from "../support/stack.ts";
-
-Deno.test("the lease function takes over a lapsed lease and closes the dead run as timed_out", async () => {
-  const sql = connect();
-  const job = `lease_test_${crypto.randomUUID().slice(0, 8)}`;
-  const dead = crypto.randomUUID();
-  const next = crypto.randomUUID();
-  try {
-    await sql`insert into scheduler_execution_log (id, job_name, trigger, status, started_at)
-      values (${dead}, ${job}, 'cron', 'running', '2026-01-01T02:00:00Z')`;
-    const [held] = await sql`select * from scheduler_acquire_lease(${job}, ${dead},
-      '2026-01-01T02:00:00Z', '2026-01-01T02:03:00Z')`;
-    assert.equal(held.acquired, true);
-    const [refused] = await sql`select * from scheduler_acquire_lease(${job}, ${next},
-      '2026-01-01T02:02:59Z', '2026-01-01T02:06:00Z')`;
-    assert.deepEqual([refused.acquired, refused.held_by], [false, dead]);
-    const [taken] = await sql`select * from scheduler_acquire_lease(${job}, ${next},
-      '2026-01-01T02:03:00Z', '2026-01-01T02:06:00Z')`;
-    assert.equal(taken.acquired, true);
-    const [closed] = await sql`select status, finished_at from scheduler_execution_log
-      where id = ${dead}`;
-    assert.equal(closed.status, "timed_out");
-    assert.equal(closed.finished_at.toISOString(), "2026-01-01T02:03:00.000Z");
-    await sql`select scheduler_release_lease(${job}, ${dead})`;
-    const [still] = await sql`select owner from scheduler_job_lease where job_name = ${job}`;
-    assert.equal(still.owner, next, "a stale owner cannot release a lease taken over");
-  } finally {
-    await sql`delete from scheduler_job_lease where job_name = ${job}`;
-    await sql`delete from scheduler_execution_log where job_name = ${job}`;
-    await sql.end();
-  }
-});
+import { connect, stackEnv } from "../../local/stack.ts";
 
 Deno.test("a caller blocked while the holder releases the lease still gets a real lease row", async () => {
   // The holder locks its lease row; the caller's acquire blocks on it; the holder
@@ -72,36 +42,5 @@ Deno.test("a caller blocked while the holder releases the lease still gets a rea
   } finally {
     await sql`delete from scheduler_job_lease where job_name = ${job}`;
     await Promise.all([sql.end(), holder.end(), caller.end()]);
-  }
-});
-
-Deno.test("scheduler_close_abandoned_runs() closes running rows without a live lease and leaves live ones", async () => {
-  const sql = connect();
-  const job = `sweep_test_${crypto.randomUUID().slice(0, 8)}`;
-  const [orphan, lapsed, live] = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
-  try {
-    await sql`insert into scheduler_execution_log (id, job_name, trigger, status, started_at) values
-      (${orphan}, ${job}, 'cron', 'running', now() - interval '1 hour'),
-      (${lapsed}, ${job + "_b"}, 'cron', 'running', now() - interval '10 minutes'),
-      (${live}, ${job + "_c"}, 'cron', 'running', now())`;
-    await sql`insert into scheduler_job_lease (job_name, owner, acquired_at, expires_at) values
-      (${job + "_b"}, ${lapsed}, now() - interval '10 minutes', now() - interval '7 minutes'),
-      (${job + "_c"}, ${live}, now(), now() + interval '3 minutes')`;
-
-    await sql`select public.scheduler_close_abandoned_runs()`;
-
-    const rows =
-      await sql`select id, status, finished_at, error_message from scheduler_execution_log
-      where id in (${orphan}, ${lapsed}, ${live})`;
-    const status = Object.fromEntries(rows.map((r) => [r.id, r.status]));
-    assert.deepEqual(status, { [orphan]: "timed_out", [lapsed]: "timed_out", [live]: "running" });
-    assert.match(rows.find((r) => r.id === orphan)!.error_message, /lease lapsed or is gone/);
-    const [cron] = await sql`select schedule from cron.job
-      where jobname = 'nightly-scheduler-close-abandoned-runs'`;
-    assert.equal(cron.schedule, "*/10 * * * *");
-  } finally {
-    await sql`delete from scheduler_job_lease where job_name like ${job + "%"}`;
-    await sql`delete from scheduler_execution_log where job_name like ${job + "%"}`;
-    await sql.end();
   }
 });

@@ -22,6 +22,11 @@ export class SteppingClock implements Clock {
     this.reads.push(date);
     return date;
   }
+
+  /** Moves time forward without a read. */
+  advance(ms: number): void {
+    this.#next += ms;
+  }
 }
 
 /** A clock that stands still until a test moves it (or a fake moves it as time passes). */

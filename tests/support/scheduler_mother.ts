@@ -42,7 +42,7 @@ export function fakeScheduler(options: {
     },
   });
   const authorizeCaller = new AuthorizeCaller(secrets);
-  const handler = createSchedulerHandler({ authorizeCaller, runJob, logger });
+  const handler = createSchedulerHandler({ authorizeCaller, runJob, logger, clock });
   return { handler, runJob, authorizeCaller, secrets, log, lock, logger, clock };
 }
 

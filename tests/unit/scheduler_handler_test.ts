@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { SteppingClock } from "../support/fakes.ts";
 import {
   fakeScheduler,
   recordingJob,
@@ -243,9 +244,66 @@ Deno.test("handler keeps a run alive through keepAlive so it outlives a caller t
     authorizeCaller: new AuthorizeCaller(s.secrets),
     runJob: s.runJob,
     logger: s.logger,
+    clock: s.clock,
     keepAlive: (work) => kept.push(work),
   });
   const response = await handler(runRequest({ job_name: "heartbeat" }));
   assert.equal(response.status, 200);
   assert.equal(kept.length, 1);
+});
+
+Deno.test("handler answers 400 invalid_request when the body stream breaks mid-read (a malformed chunked body)", async () => {
+  const job = recordingJob();
+  const s = fakeScheduler({ jobs: { heartbeat: job.handler } });
+  // What Deno.serve hands over for a chunked body with a bad chunk size: a stream that errors.
+  const broken = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode('{"job_name":'));
+      controller.error(new TypeError("invalid chunk size"));
+    },
+  });
+  const response = await s.handler(
+    new Request("http://scheduler.test/", {
+      method: "POST",
+      headers: { authorization: `Bearer ${TEST_SECRET}` },
+      body: broken,
+    }),
+  );
+  assert.equal(response.status, 400);
+  const error = (await response.json()).error;
+  assert.equal(error.code, "invalid_request");
+  assert.doesNotMatch(error.message, /chunk size/);
+  assert.equal(job.calls.length, 0);
+  s.log.assertNothingSaved();
+  assert.equal(s.logger.lines.filter((line) => line.level === "error").length, 0);
+});
+
+Deno.test("handler logs a flood of unauthorized calls as one line plus one summary per interval", async () => {
+  const s = fakeScheduler({
+    jobs: { heartbeat: recordingJob().handler },
+    clock: new SteppingClock(undefined, 0),
+  });
+  for (let i = 0; i < 500; i++) {
+    const response = await s.handler(
+      runRequest({ job_name: "heartbeat" }, { authorization: "Bearer wrong" }),
+    );
+    assert.equal(response.status, 401);
+    await response.body?.cancel();
+  }
+  const unauthorized = () => s.logger.lines.filter((l) => l.event.startsWith("http.unauthorized"));
+  assert.deepEqual(unauthorized().map((l) => l.event), ["http.unauthorized"]);
+
+  s.clock.advance(60_000);
+  const response = await s.handler(
+    runRequest({ job_name: "heartbeat" }, { authorization: "Bearer wrong" }),
+  );
+  await response.body?.cancel();
+  const lines = unauthorized();
+  assert.deepEqual(lines.map((l) => l.event), [
+    "http.unauthorized",
+    "http.unauthorized.suppressed",
+    "http.unauthorized",
+  ]);
+  assert.equal(lines[1].fields.count, 499);
+  assert.equal(lines[1].fields.reason, "mismatch");
 });

@@ -89,6 +89,7 @@ const handler = createSchedulerHandler({
   authorizeCaller: c.resolve<AuthorizeCaller>(TOKENS.AuthorizeCaller),
   runJob: c.resolve<RunJob>(TOKENS.RunJob),
   logger: c.resolve<JsonLogger>(TOKENS.Logger),
+  clock: c.resolve(TOKENS.Clock),
   keepAlive: edgeRuntimeKeepAlive(),
 });
 
