@@ -199,7 +199,7 @@ $$;
 select plan(
   (select count(*)::int * 2 from expectation, target)   -- list and one-mentor cells
   + (select count(*)::int * 2 from expectation)          -- list exact set and order; counts
-  + 2 * 9                                                -- direct selects on every table
+  + 2 * 10                                               -- direct selects on every table
   + 5 + 1 + 3 + 12 + 2                                   -- RLS, policies, function setup, privileges
   + 9                                                    -- filters, notices, bad arguments
   + 3                                                    -- no link across organisations
@@ -254,11 +254,12 @@ order by e.caller;
 
 -- Closed tables ---------------------------------------------------------------
 select is(
-  pg_temp.run_as(caller, format('select * from public.%I', tbl)) in ('"denied"', '[]'),
+  pg_temp.run_as(caller, format('select * from %s', tbl)) in ('"denied"', '[]'),
   true,
   format('%s reads nothing from %s directly', caller, tbl))
-from unnest(array['organisation', 'peer_mentor', 'certification', 'certification_expiry_notice',
-  'chapter', 'chapter_membership', 'coordinator', 'coordinator_role', 'peer_mentor_assignment'])
+from unnest(array['public.organisation', 'public.peer_mentor', 'public.certification',
+  'public.certification_expiry_notice', 'public.chapter', 'public.chapter_membership',
+  'public.coordinator', 'public.coordinator_role', 'public.peer_mentor_assignment', 'auth.users'])
   as tbl
 cross join unnest(array['anon', 'organisation_administrator']) as caller
 order by tbl, caller;
