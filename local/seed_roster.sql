@@ -83,7 +83,7 @@ $$;
 -- membership ended last month. Per chapter one coordinator (a demo Auth user,
 -- coordinator.<chapter>@<org>.example.org) who is also directly assigned ten
 -- mentors of the next chapter, one of those assignments ended; per
--- organisation one administrator (admin@<org>.example.org). Ids come from md5
+-- organisation one administrator (admin@<org>.example.org). Auth user ids are md5
 -- of the e-mail, so they are the same in every local database.
 do $$
 declare
