@@ -1,12 +1,13 @@
 // `deno task bench`: every benchmark, printed as Markdown tables.
 //   deno task bench            dispatch with fakes; with the local stack up, also
 //                              cold start, dispatch + log, acknowledgement latency,
-//                              and certification_expiry_check
+//                              the coordinator's certification RPCs, and certification_expiry_check
 //   deno task bench --quick    certification_expiry_check at 10k and 100k only
 import {
   certificationExpiryBench,
   certificationExpiryTable,
 } from "./certification_expiry_bench.ts";
+import { coordinatorVisibilityBench, visibilityTable } from "./coordinator_visibility_bench.ts";
 import { dispatchBench, dispatchTable } from "./dispatch_bench.ts";
 import {
   acknowledgementBench,
@@ -38,6 +39,10 @@ console.log("==> cold start and dispatch + log on the local stack");
 console.log(stackTables(await coldStartBench(), await dispatchAndLogBench()), "\n");
 console.log("==> acknowledgement of a dispatched call, beside one PostgREST round trip");
 console.log(acknowledgementTable(await acknowledgementBench()), "\n");
+console.log(
+  "==> certification RPCs for a coordinator of 2,000 mentors in 100,000 / 300,000 certifications",
+);
+console.log(visibilityTable(await coordinatorVisibilityBench()), "\n");
 const sizes = quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000];
 console.log(`==> certification_expiry_check at ${sizes.join(", ")} certifications (takes minutes)`);
 console.log(certificationExpiryTable(await certificationExpiryBench(sizes)));

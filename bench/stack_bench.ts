@@ -3,7 +3,7 @@
 // the same run (a bare Deno.serve, and a request the function refuses before
 // touching the database), since only ratios mean anything on a shared machine.
 import { createServiceClient } from "../src/infrastructure/supabase/supabase_client.ts";
-import { connect, functionUrl, stackEnv } from "../tests/support/stack.ts";
+import { connect, functionUrl, stackEnv } from "../local/stack.ts";
 import { ms, summarize, type Summary, table } from "./stats.ts";
 
 const DENO = new URL("../tools/node_modules/deno/deno", import.meta.url).pathname;

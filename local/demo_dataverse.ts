@@ -5,9 +5,10 @@
 // that point the function at it (demo values, not secrets).
 //   GET /_demo/stats -> {"rows": n, "upserts": n, "tokens": n}
 //   GET /_demo/statuses -> {"<certification id>": "<hlf_status>", ...} (what the portal holds)
-import { FAKE_APP, FakeDataverse } from "../tests/support/fake_dataverse.ts";
+import { FAKE_APP, FakeDataverse } from "./fake_dataverse.ts";
+import { platform } from "./platform.ts";
 
-const PORT = Number(Deno.env.get("DEMO_DATAVERSE_PORT") ?? 54350);
+const PORT = platform.DEMO_PORTAL_PORT;
 const ENV_FILE = new URL("../.local/demo_dataverse.env", import.meta.url);
 
 const portal = new FakeDataverse();

@@ -5,7 +5,8 @@
 // The night is today's slot (UTC) if it has not run yet, else the day after the
 // latest slot run here: each run of nightly.sh is the next night.
 import postgres from "postgres";
-import { stackEnv } from "../tests/support/stack.ts";
+import { platform } from "../local/platform.ts";
+import { stackEnv } from "../local/stack.ts";
 
 const WAIT_MS = 300_000;
 const SWEEP_EVERY_MS = 5_000;
@@ -66,7 +67,7 @@ try {
     !rows.some((r) => r.job_name === j.job_name && r.status === "succeeded")
   ).length;
 
-  const held = await fetch("http://127.0.0.1:54350/_demo/statuses").then(
+  const held = await fetch(`http://127.0.0.1:${platform.DEMO_PORTAL_PORT}/_demo/statuses`).then(
     (r) => r.json() as Promise<Record<string, string>>,
     () => null,
   );
