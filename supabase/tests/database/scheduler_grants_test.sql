@@ -7,7 +7,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
 
-select plan(41);
+select plan(38);
 
 select is(has_function_privilege(r, f, 'execute'), false, format('%s cannot execute %s', r, f))
 from unnest(array[
