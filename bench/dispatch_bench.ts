@@ -21,7 +21,7 @@ export async function dispatchBench(requests = 10_000, warmup = 1_000) {
   const outbound: number[] = [];
   const total: number[] = [];
   for (let i = 0; i < warmup + requests; i++) {
-    const request = runRequest({ job_name: "bench_job", trigger: "cron" });
+    const request = runRequest({ job_name: "bench_job" });
     const start = performance.now();
     const response = await s.handler(request);
     const end = performance.now();

@@ -1,17 +1,25 @@
 // `deno task bench`: every benchmark, printed as Markdown tables.
 //   deno task bench            dispatch with fakes; with the local stack up, also
-//                              cold start, dispatch + log, and certification_expiry_check
-//                              and hlf_dynamics_sync against the fake Dataverse
-//                              and parts per night for both jobs (100k and 1M; about 15 minutes)
+//                              cold start, dispatch + log, acknowledgement latency,
+//                              the coordinator's certification RPCs, certification_expiry_check,
+//                              hlf_dynamics_sync against the fake Dataverse, and parts per night
+//                              for both jobs (100k and 1M; about 15 minutes)
 //   deno task bench --quick    certification_expiry_check at 10k and 100k only, no parts
 import {
   certificationExpiryBench,
   certificationExpiryTable,
 } from "./certification_expiry_bench.ts";
+import { coordinatorVisibilityBench, visibilityTable } from "./coordinator_visibility_bench.ts";
 import { dispatchBench, dispatchTable } from "./dispatch_bench.ts";
 import { hlfSyncBench, hlfSyncTable } from "./hlf_sync_bench.ts";
 import { partsBench, partsTable } from "./parts_bench.ts";
-import { coldStartBench, dispatchAndLogBench, stackTables } from "./stack_bench.ts";
+import {
+  acknowledgementBench,
+  acknowledgementTable,
+  coldStartBench,
+  dispatchAndLogBench,
+  stackTables,
+} from "./stack_bench.ts";
 
 const quick = Deno.args.includes("--quick");
 const stackUp = await Deno.stat(new URL("../.local/stack.env", import.meta.url)).then(
@@ -33,6 +41,12 @@ if (!stackUp) {
 }
 console.log("==> cold start and dispatch + log on the local stack");
 console.log(stackTables(await coldStartBench(), await dispatchAndLogBench()), "\n");
+console.log("==> acknowledgement of a dispatched call, beside one PostgREST round trip");
+console.log(acknowledgementTable(await acknowledgementBench()), "\n");
+console.log(
+  "==> certification RPCs for a coordinator of 2,000 mentors in 100,000 / 300,000 certifications",
+);
+console.log(visibilityTable(await coordinatorVisibilityBench()), "\n");
 console.log("==> hlf_dynamics_sync against the fake Dataverse over HTTP (about 2 minutes)");
 console.log(hlfSyncTable(await hlfSyncBench()), "\n");
 const sizes = quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000];

@@ -2,6 +2,7 @@
 // dispatch + log cost through the gateway, each beside a baseline measured in
 // the same run (a bare Deno.serve, and a request the function refuses before
 // touching the database), since only ratios mean anything on a shared machine.
+import { createServiceClient } from "../src/infrastructure/supabase/supabase_client.ts";
 import { connect, functionUrl, stackEnv } from "../local/stack.ts";
 import { ms, summarize, type Summary, table } from "./stats.ts";
 
@@ -103,6 +104,67 @@ export async function dispatchAndLogBench(requests = 300) {
   return { refused: summarize(refused), full: summarize(full), serverSide: summarize(serverSide) };
 }
 
+/**
+ * Acknowledgement latency of a dispatched call (what pg_net waits for): POST
+ * with a fresh dispatch record -> 200 `running`, beside one PostgREST RPC round
+ * trip through the same gateway, interleaved in the same run. Each call gets
+ * its own slot, and the next waits for the previous run to end, so every call
+ * is a real start (dispatch check, lease, row), never a duplicate or a skip.
+ */
+export async function acknowledgementBench(requests = 300) {
+  const env = stackEnv();
+  const sql = connect();
+  const client = createServiceClient(env.API_URL, env.SERVICE_ROLE_KEY);
+  const ack: number[] = [];
+  const rest: number[] = [];
+  const first = Date.UTC(2190, 0, 1);
+  try {
+    for (let i = 0; i < 20 + requests; i++) {
+      const slot = new Date(first + i * 86_400_000).toISOString().slice(0, 10);
+      const [{ id }] = await sql`insert into scheduler_dispatch (job_name, slot, attempt, kind)
+        values ('heartbeat', ${slot}, 1, 'cron') returning id`;
+      const [elapsed, body] = await timedPost(
+        { job_name: "heartbeat", dispatch_id: id },
+        env.SCHEDULER_SECRET,
+      );
+      if (body.status !== "running") throw new Error(`No acknowledgement: ${JSON.stringify(body)}`);
+      const start = performance.now();
+      const { error } = await client.rpc("scheduler_current_secret");
+      const roundTrip = performance.now() - start;
+      if (error) throw new Error(`PostgREST round trip failed: ${error.message}`);
+      if (i >= 20) {
+        ack.push(elapsed);
+        rest.push(roundTrip);
+      }
+      for (let wait = 0; wait < 200; wait++) {
+        const [run] = await sql`select status from scheduler_execution_log
+          where id = ${body.execution_id as string}`;
+        if (run.status !== "running") break;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    }
+  } finally {
+    await sql`delete from scheduler_execution_log where job_name = 'heartbeat'
+      and slot >= '2190-01-01' and slot < '2200-01-01'`;
+    await sql`delete from scheduler_dispatch where job_name = 'heartbeat'
+      and slot >= '2190-01-01' and slot < '2200-01-01'`;
+    await sql.end();
+  }
+  return { ack: summarize(ack), rest: summarize(rest) };
+}
+
+/** The acknowledgement figures as a Markdown table. */
+export function acknowledgementTable(r: { ack: Summary; rest: Summary }): string {
+  const row = (name: string, s: Summary) => [name, String(s.n), ms(s.p50), ms(s.p99), ms(s.max)];
+  return [
+    table(["acknowledgement (local stack)", "requests", "p50", "p99", "max"], [
+      row("dispatched heartbeat -> 200 running (client side)", r.ack),
+      row("one PostgREST RPC round trip (same gateway, same run)", r.rest),
+    ]),
+    `ratio acknowledgement / round trip (p50): ${(r.ack.p50 / r.rest.p50).toFixed(1)}x`,
+  ].join("\n");
+}
+
 /** The stack figures as Markdown tables. */
 export function stackTables(
   cold: { bare: Summary; scheduler: Summary },
@@ -118,7 +180,7 @@ export function stackTables(
     "",
     table(["dispatch + log (local stack)", "requests", "p50", "p99", "max"], [
       row("wrong secret -> 401 (gateway + function + one fresh Vault read)", dispatch.refused),
-      row("heartbeat: auth + lease + 2 log writes + release, client side", dispatch.full),
+      row("heartbeat: auth + start RPC + finish RPC, client side", dispatch.full),
       row("heartbeat: started_at -> finished_at, server side", dispatch.serverSide),
     ]),
   ].join("\n");
@@ -126,4 +188,5 @@ export function stackTables(
 
 if (import.meta.main) {
   console.log(stackTables(await coldStartBench(), await dispatchAndLogBench()));
+  console.log(acknowledgementTable(await acknowledgementBench()));
 }

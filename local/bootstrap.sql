@@ -137,3 +137,74 @@ alter default privileges in schema cron grant all on sequences to postgres with 
 -- create it through supautils; here supabase_admin creates it up front, so the
 -- tests' `create extension if not exists pgtap` finds it.
 create extension if not exists pgtap with schema extensions;
+
+-- Supabase Auth's schema, as far as the project uses it: auth.users and the
+-- helpers RLS policies and RPCs call. Hosted, supabase_admin owns the schema
+-- and the auth service's role (supabase_auth_admin) its objects.
+-- auth.uid()/jwt()/role() read the JWT claims PostgREST puts in
+-- `request.jwt.claims` (and the older one-setting-per-claim form
+-- `request.jwt.claim.*`), so a direct SQL session can act as a user with
+-- `set local role authenticated; set local request.jwt.claims = '{"sub": ...}'`.
+do $$
+begin
+  if not exists (select from pg_roles where rolname = 'supabase_auth_admin') then
+    create role supabase_auth_admin nologin noinherit;
+  end if;
+end
+$$;
+create schema if not exists auth;
+grant all on schema auth to supabase_auth_admin;
+
+create table if not exists auth.users (
+  instance_id uuid,
+  id uuid primary key,
+  aud varchar(255),
+  role varchar(255),
+  email varchar(255),
+  encrypted_password varchar(255),
+  email_confirmed_at timestamptz,
+  last_sign_in_at timestamptz,
+  raw_app_meta_data jsonb,
+  raw_user_meta_data jsonb,
+  is_super_admin boolean,
+  created_at timestamptz,
+  updated_at timestamptz,
+  is_anonymous boolean not null default false
+);
+alter table auth.users owner to supabase_auth_admin;
+
+create or replace function auth.uid() returns uuid
+language sql stable
+as $$
+  select coalesce(
+    nullif(current_setting('request.jwt.claim.sub', true), ''),
+    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
+  )::uuid
+$$;
+
+create or replace function auth.role() returns text
+language sql stable
+as $$
+  select coalesce(
+    nullif(current_setting('request.jwt.claim.role', true), ''),
+    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role')
+  )::text
+$$;
+
+create or replace function auth.jwt() returns jsonb
+language sql stable
+as $$
+  select coalesce(
+    nullif(current_setting('request.jwt.claim', true), ''),
+    nullif(current_setting('request.jwt.claims', true), '')
+  )::jsonb
+$$;
+
+alter function auth.uid() owner to supabase_auth_admin;
+alter function auth.role() owner to supabase_auth_admin;
+alter function auth.jwt() owner to supabase_auth_admin;
+-- Hosted grants: the API roles may use the schema and call the helpers (the
+-- functions' default PUBLIC execute), but not read auth.users; postgres may
+-- (and may reference it from public tables).
+grant usage on schema auth to postgres, anon, authenticated, service_role;
+grant all on auth.users to postgres;

@@ -7,6 +7,7 @@
 //   DEMO_DATAVERSE_LATENCY_MS=50     time each upsert request takes (default 0)
 //   DEMO_DATAVERSE_BATCH_FORM=false  answer UpsertMultiple with 404, as a portal without it
 //   GET /_demo/stats -> {"rows", "upserts", "upsert_multiples", "throttled", "tokens"}
+//   GET /_demo/statuses -> {"<certification id>": "<hlf_status>", ...} (what the portal holds)
 import { FAKE_APP, FakeDataverse } from "./fake_dataverse.ts";
 import { platform } from "./platform.ts";
 
@@ -25,6 +26,11 @@ const base = portal.serve(PORT, async (request) => {
       throttled: portal.throttled,
       tokens: portal.tokensIssued,
     });
+  }
+  if (new URL(request.url).pathname === "/_demo/statuses") {
+    return Response.json(
+      Object.fromEntries([...portal.rows].map(([id, row]) => [id, row.hlf_status ?? null])),
+    );
   }
   const response = await portal.handle(request);
   if (request.method === "PATCH") counts.upserts++;

@@ -2,7 +2,8 @@
 # The main job on the local stack: installs what is missing, starts the stack
 # (Postgres + pg_cron, PostgREST, pg_net and Vault stand-ins, gateway, function),
 # seeds a demo roster, then runs every registered nightly job through the path
-# pg_cron uses and prints the resulting scheduler_execution_log rows.
+# pg_cron uses and prints the resulting scheduler_execution_log rows, and last
+# what one demo coordinator sees (certification counts by status, over HTTP).
 # The stack stays up afterwards; stop it with `bash local/stack.sh down`.
 set -euo pipefail
 
@@ -23,5 +24,8 @@ if [ -f local/seed_roster.sql ]; then
   "$PGBIN/psql" "postgresql://postgres@127.0.0.1:$PG_PORT/postgres" -X -q \
     -v ON_ERROR_STOP=1 -f local/seed_roster.sql
 fi
-deno run --allow-net --allow-read --allow-env --allow-sys scripts/run_nightly.ts
+nightly_status=0
+deno run --allow-net --allow-read --allow-env --allow-sys scripts/run_nightly.ts || nightly_status=$?
+deno run --allow-net --allow-read --allow-env --allow-sys scripts/show_coordinator_view.ts
 echo "==> the stack is still up: 'bash local/stack.sh down' stops it"
+exit "$nightly_status"

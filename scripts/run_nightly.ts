@@ -1,63 +1,88 @@
-// Runs every registered nightly job the way pg_cron does at 02:00 UTC (SQL ->
-// pg_net -> gateway -> function), waits for the answers, and prints the log rows.
+// Runs one night the way pg_cron does at 02:00 UTC (SQL -> dispatch records ->
+// pg_net -> gateway -> function), sweeping as the hosted schedule would, until
+// every nightly job is done with the slot; prints the slot's log rows and checks
+// that the demo portal holds every HLF certification in its final status.
+// The night is today's slot (UTC) if it has not run yet, else the day after the
+// latest slot run here: each run of nightly.sh is the next night.
 import postgres from "postgres";
-import { stackEnv } from "../local/stack.ts";
 import { platform } from "../local/platform.ts";
+import { stackEnv } from "../local/stack.ts";
 
-const WAIT_MS = 180_000;
+const WAIT_MS = 300_000;
+const SWEEP_EVERY_MS = 5_000;
 const env = stackEnv();
 const sql = postgres(env.DB_URL, { max: 1, onnotice: () => {} });
 
 try {
-  const [{ now: since }] = await sql`select clock_timestamp() as now`;
-  const jobs =
-    await sql`select job_name from scheduler_nightly_job where enabled order by job_name`;
+  const [{ slot }] = await sql`select greatest(
+      (now() at time zone 'utc')::date,
+      (select max(slot) + 1 from scheduler_dispatch))::text as slot`;
+  const jobs = await sql`select job_name, run_after from scheduler_nightly_job
+    where enabled and pause_reason is null order by job_name`;
   console.log(
-    `==> dispatching ${jobs.length} nightly job(s): ${jobs.map((j) => j.job_name).join(", ")}`,
+    `==> night ${slot}: ${
+      jobs.map((j) => j.job_name + (j.run_after ? ` (after ${j.run_after})` : "")).join(", ")
+    }`,
   );
-  const ids = (await sql`select public.scheduler_dispatch_nightly() as id`).map((r) =>
-    r.id as string
-  );
+  await sql`select public.scheduler_dispatch_nightly(${slot})`;
 
   const started = Date.now();
-  let responses: postgres.RowList<postgres.Row[]> = [] as never;
+  let lastSweep = started;
   while (Date.now() - started < WAIT_MS) {
-    responses = await sql`select id, status_code, timed_out, error_msg from net._http_response
-      where id = any(${ids}::bigint[])`;
-    if (responses.length === ids.length) break;
-    console.log(`    waiting for pg_net: ${responses.length}/${ids.length} answered`);
+    const open = await sql`select job_name from scheduler_nightly_job
+      where enabled and pause_reason is null
+        and not public.scheduler_slot_settled(job_name, ${slot}, now())`;
+    if (open.length === 0) break;
+    console.log(`    waiting for: ${open.map((j) => j.job_name).join(", ")}`);
+    if (Date.now() - lastSweep >= SWEEP_EVERY_MS) {
+      await sql`select * from public.scheduler_reconcile()`;
+      lastSweep = Date.now();
+    }
     await new Promise((resolve) => setTimeout(resolve, 2_000));
   }
-  for (const r of responses) {
-    const outcome = r.timed_out ? "timed out" : r.error_msg ?? `HTTP ${r.status_code}`;
-    console.log(`    pg_net request ${r.id}: ${outcome}`);
-  }
 
+  const responses = await sql`select d.job_name, d.attempt, r.status_code, r.timed_out, r.error_msg
+    from scheduler_dispatch d left join net._http_response r on r.id = d.request_id
+    where d.slot = ${slot} order by d.created_at`;
+  for (const r of responses) {
+    const outcome = r.timed_out ? "timed out" : r.error_msg ?? `HTTP ${r.status_code ?? "?"}`;
+    console.log(`    pg_net: ${r.job_name} attempt ${r.attempt}: ${outcome}`);
+  }
   const rows = await sql`
-    select job_name, trigger, status, started_at, duration_ms, error_message, summary
-    from scheduler_execution_log
-    where trigger = 'cron' and started_at >= ${since}
-    order by job_name, started_at`;
+    select job_name, attempt, trigger, status, started_at, duration_ms, error_message, summary
+    from scheduler_execution_log where slot = ${slot}
+    order by started_at, job_name`;
   console.log("==> scheduler_execution_log");
   console.table(rows.map((r) => ({
     job_name: r.job_name,
+    attempt: r.attempt,
+    trigger: r.trigger,
     status: r.status,
     started_at: r.started_at.toISOString(),
     duration_ms: r.duration_ms,
     error: r.error_message ?? "",
     summary: r.summary === null ? "" : JSON.stringify(r.summary),
   })));
-  const demo = await fetch(`http://127.0.0.1:${platform.DEMO_PORTAL_PORT}/_demo/stats`).then(
-    (r) => r.json(),
+  let bad = jobs.filter((j) =>
+    !rows.some((r) => r.job_name === j.job_name && r.status === "succeeded")
+  ).length;
+
+  const held = await fetch(`http://127.0.0.1:${platform.DEMO_PORTAL_PORT}/_demo/statuses`).then(
+    (r) => r.json() as Promise<Record<string, string>>,
     () => null,
   );
-  if (demo) {
+  if (held) {
+    const hlf = await sql`select c.id, c.status from certification c
+      join peer_mentor pm on pm.id = c.peer_mentor_id
+      join organisation o on o.id = pm.organisation_id where o.code = 'hlf'`;
+    const stale = hlf.filter((c) => held[c.id] !== c.status).length;
     console.log(
-      `==> demo Dynamics portal: ${demo.rows} records held, ${demo.upserts} upserts, ${demo.tokens} token(s) issued`,
+      `==> demo Dynamics portal: ${
+        hlf.length - stale
+      } of ${hlf.length} HLF certifications in their final status`,
     );
+    bad += stale > 0 ? 1 : 0;
   }
-  const bad = rows.filter((r) => r.status !== "succeeded").length +
-    (ids.length - responses.filter((r) => r.status_code === 200).length);
   if (bad > 0) {
     console.log(`==> ${bad} problem(s): see the rows above and .local/logs/function.log`);
     Deno.exitCode = 1;

@@ -47,6 +47,11 @@ for (
     "peer_mentor",
     "certification",
     "certification_expiry_notice",
+    "chapter",
+    "chapter_membership",
+    "coordinator",
+    "coordinator_role",
+    "peer_mentor_assignment",
   ]
 ) {
   Deno.test(`anon and authenticated cannot read or write ${table}`, async () => {

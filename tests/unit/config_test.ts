@@ -48,3 +48,10 @@ Deno.test("loadConfig() refuses a lease grace that does not cover the abort grac
   };
   assert.throws(() => loadConfig((name) => env[name]), /SCHEDULER_LEASE_GRACE_MS must be at least/);
 });
+
+Deno.test("loadConfig() gives leases a 30 s heartbeat TTL and the final write 10 s of retries by default, and refuses a TTL under 3 s", () => {
+  const config = loadConfig((name) => base[name as keyof typeof base]);
+  assert.deepEqual([config.leaseTtlMs, config.finalWriteRetryMs], [30_000, 10_000]);
+  const env: Record<string, string> = { ...base, SCHEDULER_LEASE_TTL_MS: "2000" };
+  assert.throws(() => loadConfig((name) => env[name]), /SCHEDULER_LEASE_TTL_MS/);
+});

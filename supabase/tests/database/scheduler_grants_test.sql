@@ -7,24 +7,37 @@ begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
 
-select plan(17);
+select plan(38);
 
 select is(has_function_privilege(r, f, 'execute'), false, format('%s cannot execute %s', r, f))
-from unnest(array['public.scheduler_dispatch(text, date, jsonb)', 'public.scheduler_dispatch_nightly(date)']) as f
+from unnest(array[
+  'public.scheduler_dispatch(text, date, jsonb)',
+  'public.scheduler_dispatch_nightly(date)',
+  'public.scheduler_enqueue_dispatch(text, date, text, integer, uuid, jsonb)',
+  'public.scheduler_reconcile(timestamptz, interval)',
+  'public.scheduler_close_dead_run(uuid)',
+  'public.scheduler_dispatch_dependents(text, date, timestamptz)',
+  'public.scheduler_slot_settled(text, date, timestamptz)',
+  'public.scheduler_slot_window_end(text, date)'
+]) as f
 cross join unnest(array['anon', 'authenticated', 'service_role']) as r;
 
 select is(has_function_privilege('service_role', f, 'execute'), true,
   format('service_role can execute %s', f))
 from unnest(array[
   'public.scheduler_start_run(uuid, text, uuid, timestamptz, integer, boolean, text)',
+  'public.scheduler_heartbeat(uuid, text, timestamptz, integer)',
   'public.scheduler_finish_run(uuid, text, text, timestamptz, text, jsonb, boolean)',
   'public.certification_expire_batch(timestamptz, integer)',
   'public.scheduler_certification_changes(text, text, uuid, integer)'
 ]) as f;
 
-select is(has_function_privilege(r, 'public.scheduler_start_run(uuid, text, uuid, timestamptz, integer, boolean, text)',
-  'execute'), false, format('%s cannot start a run (take a lease)', r))
-from unnest(array['anon', 'authenticated']) as r;
+select is(has_function_privilege(r, f, 'execute'), false, format('%s cannot execute %s', r, f))
+from unnest(array[
+  'public.scheduler_start_run(uuid, text, uuid, timestamptz, integer, boolean, text)',
+  'public.scheduler_heartbeat(uuid, text, timestamptz, integer)'
+]) as f
+cross join unnest(array['anon', 'authenticated']) as r;
 
 select is(has_schema_privilege(r, 'vault', 'usage'), false, format('%s has no usage on vault', r))
 from unnest(array['anon', 'authenticated']) as r;

@@ -6,14 +6,14 @@ begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
 
-select plan(12);
+select plan(15);
 
 select ok(
   (select relrowsecurity from pg_class where oid = format('public.%I', t)::regclass),
   format('row level security is on for %s', t)
 )
 from unnest(array[
-  'scheduler_execution_log', 'scheduler_job_lease', 'scheduler_nightly_job'
+  'scheduler_execution_log', 'scheduler_job_lease', 'scheduler_nightly_job', 'scheduler_dispatch'
 ]) as t;
 
 select is(
@@ -22,7 +22,7 @@ select is(
   format('%s has no privilege on %s', r, t)
 )
 from unnest(array[
-  'scheduler_execution_log', 'scheduler_job_lease', 'scheduler_nightly_job'
+  'scheduler_execution_log', 'scheduler_job_lease', 'scheduler_nightly_job', 'scheduler_dispatch'
 ]) as t
 cross join unnest(array['anon', 'authenticated']) as r;
 
