@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import type postgres from "postgres";
 import { connect } from "../../local/stack.ts";
-import { poll } from "../support/nightly.ts";
+import { dropSlot, poll, slotRuns, uniqueSlot, withPolicy } from "../support/nightly.ts";
+import { dropRoster, testOrganisationCode } from "../support/certification_roster.ts";
 
 /** A throwaway nightly job (no handler: the function records its parts as failed) and one running part. */
 async function scenario(sql: postgres.Sql, options: { maxParts?: number; slot?: string } = {}) {
@@ -132,6 +133,73 @@ Deno.test("no next part after the job's window has closed for the slot", async (
     );
   } finally {
     await s.cleanup();
+    await sql.end();
+  }
+});
+
+Deno.test("certification_expiry_check through the function drains in parts: partial parts chained by continuations, no overlap, then succeeded", async () => {
+  const sql = connect();
+  const slot = uniqueSlot();
+  const code = testOrganisationCode("t_parts");
+  const due = 20_000;
+  try {
+    const [org] = await sql`insert into organisation (code, name) values (${code}, 'Parts')
+      returning id`;
+    const [mentor] = await sql`insert into peer_mentor (organisation_id, full_name)
+      values (${org.id}, 'Parts mentor') returning id`;
+    await sql`insert into certification (peer_mentor_id, certification_type, issued_at, expires_at)
+      select ${mentor.id}, 'type_' || n, now() - interval '2 years', now() - interval '1 day'
+      from generate_series(1, ${due}::int) as n`;
+
+    // 1 s parts of 50-row batches: 400 batches cannot fit in one part's 750 ms.
+    const runs = await withPolicy(
+      sql,
+      "certification_expiry_check",
+      { budget_ms: 1000 },
+      async () => {
+        await sql`select scheduler_dispatch('certification_expiry_check', ${slot}::date,
+        ${sql.json({ batch_size: 50, windows_days: [] })})`;
+        return await poll("the slot's last part to succeed", 120_000, async () => {
+          const rows = await slotRuns(sql, "certification_expiry_check", slot);
+          const last = rows.at(-1);
+          if (last?.status === "running" || last?.status === "partial") return undefined;
+          return rows.length > 0 ? rows : undefined;
+        }, 500);
+      },
+    );
+
+    const statuses = runs.map((r) => r.status);
+    assert.ok(runs.length >= 2, `expected several parts, got ${statuses.join(", ")}`);
+    assert.deepEqual(statuses, [...runs.slice(1).map(() => "partial"), "succeeded"]);
+    assert.deepEqual(runs.map((r) => r.trigger), [
+      "cron",
+      ...runs.slice(1).map(() => "continuation"),
+    ]);
+    for (let i = 1; i < runs.length; i++) {
+      assert.equal(runs[i].previous_execution_id, runs[i - 1].id, "each part names the one before");
+      assert.ok(
+        runs[i].started_at.getTime() >= runs[i - 1].finished_at.getTime(),
+        `part ${i + 1} started before part ${i} ended`,
+      );
+    }
+    const [left] = await sql`select count(*)::int as n from certification c
+      join peer_mentor pm on pm.id = c.peer_mentor_id join organisation o on o.id = pm.organisation_id
+      where o.code = ${code} and c.status = 'active'`;
+    assert.equal(left.n, 0, "every due certification expired");
+    const [night] = await sql`select parts, outcome from scheduler_night
+      where job_name = 'certification_expiry_check' and slot = ${slot}`;
+    assert.deepEqual({ ...night }, { parts: runs.length, outcome: "succeeded" });
+  } finally {
+    // The sync runs after the expiry check in the same slot: let it end before dropping the slot.
+    await poll("the slot's other dispatches to settle", 15_000, async () => {
+      const [open] = await sql`select
+          exists (select from scheduler_dispatch where slot = ${slot} and outcome is null)
+          or exists (select from scheduler_execution_log where slot = ${slot} and status = 'running')
+        as busy`;
+      return open.busy ? undefined : true;
+    }).catch(() => undefined);
+    await dropSlot(sql, slot);
+    await dropRoster(sql, code);
     await sql.end();
   }
 });

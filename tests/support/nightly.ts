@@ -35,10 +35,10 @@ export function slotRuns(sql: postgres.Sql, job: string, slot: string) {
 export async function withPolicy<T>(
   sql: postgres.Sql,
   job: string,
-  policy: { retry_backoff_ms?: number; max_attempts?: number },
+  policy: { retry_backoff_ms?: number; max_attempts?: number; budget_ms?: number | null },
   body: () => Promise<T>,
 ): Promise<T> {
-  const [saved] = await sql`select retry_backoff_ms, max_attempts from scheduler_nightly_job
+  const [saved] = await sql`select ${sql(Object.keys(policy))} from scheduler_nightly_job
     where job_name = ${job}`;
   await sql`update scheduler_nightly_job set ${sql(policy)} where job_name = ${job}`;
   try {
