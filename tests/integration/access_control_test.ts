@@ -41,6 +41,7 @@ for (
     "scheduler_job_lease",
     "scheduler_nightly_job",
     "scheduler_sync_cursor",
+    "scheduler_retention_policy",
     "organisation",
     "peer_mentor",
     "certification",
@@ -98,6 +99,11 @@ for (
       },
     ],
     ["scheduler_sync_cursor_position", { p_sync_name: "hlf_dynamics_sync" }],
+    ["scheduler_retention_targets", {}],
+    [
+      "scheduler_purge_batch",
+      { p_target: "scheduler_execution_log", p_now: lease.p_now, p_batch_size: 1 },
+    ],
     [
       "scheduler_sync_cursor_advance",
       {
