@@ -121,6 +121,13 @@ function heartbeatCheck(heartbeat: HeartbeatFact | Error): CheckResult {
         "with vault.update_secret()",
     );
   }
+  if (status >= 500) {
+    return fail(
+      name,
+      `the function behind Vault's nightly_scheduler_url did not run the heartbeat (HTTP ${status}): ` +
+        "check that it is deployed and read its logs",
+    );
+  }
   return fail(
     name,
     `Vault's nightly_scheduler_url answered HTTP ${status}${
