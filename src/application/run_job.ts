@@ -5,52 +5,65 @@ import {
   type ExecutionRecord,
   finishedRecord,
   startedRecord,
-  type Trigger,
 } from "../domain/execution_record.ts";
-import type { JobPayload, JobRegistry } from "../domain/job.ts";
-import type { ExecutionLogRepository } from "./ports/execution_log_repository.ts";
-import type { JobLock, Lease } from "./ports/job_lock.ts";
+import type { JobHandler, JobPayload, JobRegistry } from "../domain/job.ts";
+import { startHeartbeat } from "./lease_heartbeat.ts";
+import type { JobLock, StartOutcome } from "./ports/job_lock.ts";
 import type { Logger } from "./ports/logger.ts";
+import { retryWithin, type Sleep } from "./retry_within.ts";
 import { type BudgetOutcome, runWithinBudget } from "./run_within_budget.ts";
 
-/** A request to run one job. */
+/** A request to run one job; the trigger comes from the dispatch record, never from the caller. */
 export interface RunJobCommand {
   readonly jobName: string;
-  readonly trigger: Trigger;
+  /** The id of the dispatch record the caller presented (pg_cron's requests carry one). */
+  readonly dispatchId: string | null;
   readonly payload: JobPayload;
 }
 
 /** How a run request ended; all of these are expected outcomes, not errors. */
 export type RunJobResult =
   | { readonly kind: "completed"; readonly record: ExecutionRecord }
+  | {
+    readonly kind: "started";
+    /** The run as recorded when its lease was taken (status running). */
+    readonly record: ExecutionRecord;
+    /** Settles with the final record once the job has ended and its end is written. */
+    readonly completion: Promise<ExecutionRecord>;
+  }
   | { readonly kind: "skipped"; readonly record: ExecutionRecord; readonly heldBy: string }
+  | { readonly kind: "duplicate"; readonly record: ExecutionRecord }
   | { readonly kind: "unknown_job"; readonly record: ExecutionRecord }
   | { readonly kind: "manual_trigger_disabled" };
 
 /** Settings that differ per environment. */
 export interface RunJobSettings {
-  /** Wall-clock budget per run; the handler's signal aborts when it runs out. */
+  /** Wall-clock budget per run unless the job's policy sets its own; the signal aborts when it runs out. */
   readonly budgetMs: number;
-  /** Extra lease time past the budget, so a lease outlives a run that ends late but not a dead isolate. */
-  readonly leaseGraceMs: number;
   /** How long a job may take to stop and return its summary once its budget's signal aborts. */
   readonly abortGraceMs: number;
-  /** False in production: only cron triggers may run jobs there. */
+  /** How long a lease lives without a heartbeat; heartbeats come every third of it. */
+  readonly leaseTtlMs: number;
+  /** How long past its budget a handler that ignores its signal may keep the job's lease. */
+  readonly leaseGraceMs: number;
+  /** How long the final write (row + lease release) is retried before the lease's lapse must close the row. */
+  readonly finalWriteRetryMs: number;
+  /** False in production: only calls carrying a dispatch record may run jobs there. */
   readonly allowManualTriggers: boolean;
 }
 
 /** Collaborators of RunJob. */
 export interface RunJobDependencies {
   readonly registry: JobRegistry;
-  readonly log: ExecutionLogRepository;
   readonly lock: JobLock;
   readonly clock: Clock;
   readonly logger: Logger;
+  readonly sleep: Sleep;
   readonly newExecutionId: () => string;
   readonly settings: RunJobSettings;
 }
 
-/** Runs one named job under its lock, inside try/catch and a time budget, and records how it went. */
+/** Runs one named job under its lease, inside try/catch and a time budget, and records how it went. */
 export class RunJob {
   readonly #deps: RunJobDependencies;
 
@@ -58,93 +71,185 @@ export class RunJob {
     this.#deps = deps;
   }
 
-  /** Runs the job; throws only when the log or the lock themselves fail. */
+  /** Runs the job and waits for its end; throws only when the log or the lease themselves fail. */
   async execute(command: RunJobCommand): Promise<RunJobResult> {
-    const { registry, log, lock, clock, newExecutionId, settings } = this.#deps;
-    if (command.trigger === "manual" && !settings.allowManualTriggers) {
-      return { kind: "manual_trigger_disabled" };
-    }
+    const result = await this.start(command);
+    if (result.kind !== "started") return result;
+    return { kind: "completed", record: await result.completion };
+  }
+
+  /**
+   * Records the run and takes its lease (one round trip), then returns while
+   * the job runs on: `completion` settles when its end is written. Throws only
+   * when the start itself cannot be recorded.
+   */
+  async start(command: RunJobCommand): Promise<RunJobResult> {
+    const { registry, lock, clock, newExecutionId, settings } = this.#deps;
     const executionId = newExecutionId();
+    const handler = registry.get(command.jobName);
+    const unknownJobMessage = handler === undefined
+      ? `Cannot run job '${command.jobName}': no handler is registered`
+      : undefined;
+    const outcome = await lock.start({
+      executionId,
+      jobName: command.jobName,
+      dispatchId: command.dispatchId,
+      now: clock.now(),
+      leaseTtlMs: settings.leaseTtlMs,
+      allowManual: settings.allowManualTriggers,
+      unknownJobMessage,
+    });
+    if (outcome.status === "refused") return { kind: "manual_trigger_disabled" };
     const logger = this.#deps.logger.with({
       execution_id: executionId,
       job_name: command.jobName,
-      trigger: command.trigger,
+      trigger: outcome.trigger,
+      ...(outcome.slot === null ? {} : { slot: outcome.slot, attempt: outcome.attempt }),
     });
     const started = startedRecord({
       executionId,
       jobName: command.jobName,
-      trigger: command.trigger,
-      startedAt: clock.now(),
+      trigger: outcome.trigger,
+      slot: outcome.slot,
+      attempt: outcome.attempt,
+      startedAt: outcome.startedAt,
     });
-
-    const handler = registry.get(command.jobName);
-    if (handler === undefined) {
-      const record = finishedRecord(started, {
-        status: "failed",
-        finishedAt: clock.now(),
-        errorMessage: `Cannot run job '${command.jobName}': no handler is registered`,
-      });
-      await log.save(record);
-      logger.warn("job.unknown");
-      return { kind: "unknown_job", record };
-    }
-
-    const lease: Lease = {
-      jobName: command.jobName,
-      owner: executionId,
-      expiresAt: new Date(started.startedAt.getTime() + settings.budgetMs + settings.leaseGraceMs),
-    };
-    const held = await lock.acquire(lease, started.startedAt);
-    if (!held.acquired) {
-      const record = finishedRecord(started, {
-        status: "skipped",
-        finishedAt: clock.now(),
-        errorMessage: `Job '${command.jobName}' is already running as execution '${held.heldBy}'`,
-      });
-      await log.save(record);
-      logger.info("job.skipped", { held_by: held.heldBy });
-      return { kind: "skipped", record, heldBy: held.heldBy };
-    }
-
-    try {
-      await log.save(started);
-    } catch (error) {
-      await this.#release(lease, logger);
-      throw error;
+    if (outcome.status !== "running" || handler === undefined) {
+      return this.#notRun(started, outcome, unknownJobMessage, logger);
     }
     logger.info("job.started");
-    const timeout = new JobTimeoutError(command.jobName, settings.budgetMs);
-    const outcome = await runWithinBudget(
-      handler,
-      command.payload,
-      {
-        executionId,
-        jobName: command.jobName,
-        trigger: command.trigger,
-        deadline: new Date(started.startedAt.getTime() + settings.budgetMs),
-        clock,
-        logger,
-      },
-      settings,
-      timeout,
-    );
-    const record = this.#finish(started, outcome, timeout, logger);
+    const completion = this.#run(handler, command.payload, started, outcome.budgetMs, logger);
+    // The caller may not wait; the outcome is in the log (and the log lines) either way.
+    completion.catch(() => undefined);
+    return { kind: "started", record: started, completion };
+  }
 
-    // A handler that ignored its signal keeps the lease until it really stops
-    // (or the lease lapses), so no second run starts beside it.
+  #notRun(
+    started: ExecutionRecord,
+    outcome: Exclude<StartOutcome, { status: "refused" }>,
+    unknownJobMessage: string | undefined,
+    logger: Logger,
+  ): RunJobResult {
+    const at = outcome.startedAt;
+    switch (outcome.status) {
+      case "skipped": {
+        const heldBy = outcome.heldBy ?? "unknown";
+        const record = finishedRecord(started, {
+          status: "skipped",
+          finishedAt: at,
+          errorMessage: `Job '${started.jobName}' is already running as execution '${heldBy}'`,
+        });
+        logger.info("job.skipped", { held_by: heldBy });
+        return { kind: "skipped", record, heldBy };
+      }
+      case "duplicate":
+        logger.info("job.duplicate");
+        return {
+          kind: "duplicate",
+          record: finishedRecord(started, { status: "duplicate", finishedAt: at }),
+        };
+      default: {
+        const record = finishedRecord(started, {
+          status: "failed",
+          finishedAt: at,
+          errorMessage: unknownJobMessage ?? "The run was not started",
+        });
+        logger.warn("job.unknown");
+        return { kind: "unknown_job", record };
+      }
+    }
+  }
+
+  async #run(
+    handler: JobHandler,
+    payload: JobPayload,
+    started: ExecutionRecord,
+    ownBudgetMs: number | null,
+    logger: Logger,
+  ): Promise<ExecutionRecord> {
+    const { lock, clock, settings } = this.#deps;
+    const budgetMs = ownBudgetMs ?? settings.budgetMs;
+    const heartbeat = startHeartbeat(
+      lock,
+      { jobName: started.jobName, executionId: started.executionId, ttlMs: settings.leaseTtlMs },
+      clock,
+      logger,
+    );
+    const timeout = new JobTimeoutError(started.jobName, budgetMs);
+    let outcome: BudgetOutcome;
+    try {
+      outcome = await runWithinBudget(
+        handler,
+        payload,
+        {
+          executionId: started.executionId,
+          jobName: started.jobName,
+          trigger: started.trigger,
+          deadline: new Date(started.startedAt.getTime() + budgetMs),
+          clock,
+          logger,
+        },
+        { budgetMs, abortGraceMs: settings.abortGraceMs },
+        timeout,
+      );
+    } catch (error) {
+      await heartbeat.stop();
+      throw error;
+    }
+    const record = this.#finish(started, outcome, budgetMs, timeout, logger);
+    // A handler that ignored its signal keeps the lease (and its heartbeat)
+    // until it really stops, or until its lease grace is spent.
     const stillRunning = outcome.status === "timed_out" ? outcome.stillRunning : null;
-    if (stillRunning) void stillRunning.then(() => this.#release(lease, logger));
-    // If the final write fails the lease is kept: when it lapses, the row still
-    // marked running is closed as timed_out instead of staying open forever.
-    await log.save(record);
-    if (!stillRunning) await this.#release(lease, logger);
+    if (stillRunning === null) await heartbeat.stop();
+    try {
+      await this.#write(record, stillRunning !== null, logger);
+    } catch (error) {
+      // The lease is left to lapse: the dead-run closer then ends the row at its last heartbeat.
+      await heartbeat.stop();
+      logger.error("job.final_write_failed", { error: describe(error) });
+      throw error;
+    }
+    if (stillRunning !== null) {
+      void this.#releaseWhenStopped(stillRunning, record, heartbeat, logger);
+    }
     logger.info("job.finished", { status: record.status, duration_ms: durationMs(record) });
-    return { kind: "completed", record };
+    return record;
+  }
+
+  /** The final write, retried with backoff so a blip of the database or PostgREST does not lose it. */
+  #write(record: ExecutionRecord, keepLease: boolean, logger: Logger): Promise<void> {
+    return retryWithin(
+      () => this.#deps.lock.finish(record, { keepLease }),
+      this.#deps.settings.finalWriteRetryMs,
+      this.#deps.sleep,
+      (error, waitMs) =>
+        logger.warn("job.final_write_retry", { error: describe(error), retry_in_ms: waitMs }),
+    );
+  }
+
+  async #releaseWhenStopped(
+    stillRunning: Promise<unknown>,
+    record: ExecutionRecord,
+    heartbeat: { stop(): Promise<void> },
+    logger: Logger,
+  ): Promise<void> {
+    let timer: number | undefined;
+    const cap = new Promise((
+      resolve,
+    ) => (timer = setTimeout(resolve, this.#deps.settings.leaseGraceMs)));
+    await Promise.race([stillRunning, cap]);
+    clearTimeout(timer);
+    await heartbeat.stop();
+    const released = { ...record, finishedAt: this.#deps.clock.now() };
+    await this.#write(released, false, logger).catch((error) =>
+      logger.error("job.lock_release_failed", { error: describe(error) })
+    );
   }
 
   #finish(
     started: ExecutionRecord,
     outcome: BudgetOutcome,
+    budgetMs: number,
     timeout: JobTimeoutError,
     logger: Logger,
   ): ExecutionRecord {
@@ -166,7 +271,7 @@ export class RunJob {
         });
       case "timed_out":
         logger.warn("job.timed_out", {
-          budget_ms: this.#deps.settings.budgetMs,
+          budget_ms: budgetMs,
           still_running: outcome.stillRunning !== null,
         });
         return finishedRecord(started, {
@@ -176,12 +281,6 @@ export class RunJob {
           summary: outcome.summary,
         });
     }
-  }
-
-  async #release(lease: Lease, logger: Logger): Promise<void> {
-    await this.#deps.lock.release(lease).catch((error) =>
-      logger.error("job.lock_release_failed", { error: describe(error) })
-    );
   }
 }
 

@@ -1,8 +1,23 @@
-/** How a run was started: by pg_cron through pg_net, or by a person. */
-export type Trigger = "cron" | "manual";
+/**
+ * How a run was started, as the database's dispatch record says: the nightly
+ * schedule (cron), a same-night retry, a continuation, or anything without a
+ * dispatch record (manual).
+ */
+export type Trigger = "cron" | "retry" | "continuation" | "manual";
 
-/** Every state a run can be recorded in. */
-export type ExecutionStatus = "running" | "succeeded" | "failed" | "skipped" | "timed_out";
+/**
+ * Every state a run can be recorded in. `lost` (a dispatch that never became a
+ * run) is written by the database's sweep; `duplicate` is a second delivery for
+ * a slot that already has a live or successful run.
+ */
+export type ExecutionStatus =
+  | "running"
+  | "succeeded"
+  | "failed"
+  | "skipped"
+  | "timed_out"
+  | "lost"
+  | "duplicate";
 
 /** The JSON-safe summary a job returns and the log keeps beside its record. */
 export type JobSummary = Record<string, unknown>;
@@ -12,6 +27,10 @@ export interface ExecutionRecord {
   readonly executionId: string;
   readonly jobName: string;
   readonly trigger: Trigger;
+  /** The UTC night (YYYY-MM-DD) a dispatched run belongs to; null for manual runs. */
+  readonly slot: string | null;
+  /** Which attempt at the slot this is (1 = first); null for manual runs. */
+  readonly attempt: number | null;
   readonly status: ExecutionStatus;
   readonly startedAt: Date;
   readonly finishedAt: Date | null;
@@ -24,9 +43,19 @@ export const MAX_ERROR_MESSAGE_LENGTH = 2000;
 
 /** Starts a record in the `running` state. */
 export function startedRecord(
-  fields: Pick<ExecutionRecord, "executionId" | "jobName" | "trigger" | "startedAt">,
+  fields:
+    & Pick<ExecutionRecord, "executionId" | "jobName" | "trigger" | "startedAt">
+    & Partial<Pick<ExecutionRecord, "slot" | "attempt">>,
 ): ExecutionRecord {
-  return { ...fields, status: "running", finishedAt: null, errorMessage: null, summary: null };
+  return {
+    slot: null,
+    attempt: null,
+    ...fields,
+    status: "running",
+    finishedAt: null,
+    errorMessage: null,
+    summary: null,
+  };
 }
 
 /** Closes a record with its final status. */

@@ -13,6 +13,8 @@ export interface SchedulerConfig {
   readonly environment: Environment;
   readonly jobBudgetMs: number;
   readonly leaseGraceMs: number;
+  readonly leaseTtlMs: number;
+  readonly finalWriteRetryMs: number;
   readonly abortGraceMs: number;
   readonly secretCacheMs: number;
   readonly port: number | undefined;
@@ -27,6 +29,9 @@ const schema = z.object({
   SCHEDULER_JOB_BUDGET_MS: z.coerce.number().int().min(1_000).max(390_000).default(120_000),
   SCHEDULER_ABORT_GRACE_MS: z.coerce.number().int().min(0).max(30_000).default(2_000),
   SCHEDULER_LEASE_GRACE_MS: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
+  // Heartbeats every third of it: a dead isolate's job is free again within it.
+  SCHEDULER_LEASE_TTL_MS: z.coerce.number().int().min(3_000).max(600_000).default(30_000),
+  SCHEDULER_FINAL_WRITE_RETRY_MS: z.coerce.number().int().min(0).max(60_000).default(10_000),
   SCHEDULER_SECRET_CACHE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   PORT: z.coerce.number().int().min(1).max(65_535).optional(),
 });
@@ -55,6 +60,8 @@ export function loadConfig(env: (name: string) => string | undefined): Scheduler
     environment: c.SCHEDULER_ENVIRONMENT,
     jobBudgetMs: c.SCHEDULER_JOB_BUDGET_MS,
     leaseGraceMs: c.SCHEDULER_LEASE_GRACE_MS,
+    leaseTtlMs: c.SCHEDULER_LEASE_TTL_MS,
+    finalWriteRetryMs: c.SCHEDULER_FINAL_WRITE_RETRY_MS,
     abortGraceMs: c.SCHEDULER_ABORT_GRACE_MS,
     secretCacheMs: c.SCHEDULER_SECRET_CACHE_MS,
     port: c.PORT,

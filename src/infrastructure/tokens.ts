@@ -4,7 +4,6 @@ export const TOKENS = {
   Logger: Symbol("Logger"),
   SupabaseClient: Symbol("SupabaseClient"),
   SecretStore: Symbol("SecretStore"),
-  ExecutionLogRepository: Symbol("ExecutionLogRepository"),
   JobLock: Symbol("JobLock"),
   CertificationExpiryStore: Symbol("CertificationExpiryStore"),
   CertificationChangeFeed: Symbol("CertificationChangeFeed"),

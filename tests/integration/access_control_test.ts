@@ -40,6 +40,7 @@ for (
     "scheduler_execution_log",
     "scheduler_job_lease",
     "scheduler_nightly_job",
+    "scheduler_dispatch",
     "scheduler_sync_cursor",
     "scheduler_retention_policy",
     "organisation",
@@ -79,11 +80,38 @@ const lease = {
 for (
   const [fn, args] of [
     ["scheduler_current_secret", {}],
-    ["scheduler_acquire_lease", lease],
-    ["scheduler_release_lease", { p_job_name: "heartbeat", p_owner: lease.p_owner }],
+    ["scheduler_start_run", {
+      p_execution_id: lease.p_owner,
+      p_job_name: "heartbeat",
+      p_dispatch_id: null,
+      p_now: lease.p_now,
+      p_lease_ttl_ms: 30_000,
+      p_allow_manual: true,
+    }],
+    ["scheduler_heartbeat", {
+      p_execution_id: lease.p_owner,
+      p_job_name: "heartbeat",
+      p_now: lease.p_now,
+      p_lease_ttl_ms: 30_000,
+    }],
+    ["scheduler_finish_run", {
+      p_execution_id: lease.p_owner,
+      p_job_name: "heartbeat",
+      p_status: "succeeded",
+      p_finished_at: lease.p_now,
+      p_error_message: null,
+      p_summary: null,
+    }],
+    ["scheduler_close_dead_run", { p_execution_id: lease.p_owner }],
     ["scheduler_dispatch", { p_job_name: "heartbeat" }],
     ["scheduler_dispatch_nightly", {}],
-    ["scheduler_close_abandoned_runs", {}],
+    ["scheduler_enqueue_dispatch", {
+      p_job_name: "heartbeat",
+      p_slot: "2200-01-01",
+      p_kind: "cron",
+      p_attempt: 1,
+    }],
+    ["scheduler_reconcile", {}],
     ["certification_expire_batch", { p_now: lease.p_now, p_batch_size: 1 }],
     [
       "certification_queue_expiry_notices_batch",
@@ -132,9 +160,22 @@ for (
 
 Deno.test("the service role cannot post requests itself through the dispatch functions", async () => {
   for (
-    const [fn, args] of [["scheduler_dispatch_nightly", {}], ["scheduler_dispatch", {
-      p_job_name: "heartbeat",
-    }]]
+    const [fn, args] of [
+      ["scheduler_dispatch_nightly", {}],
+      ["scheduler_dispatch", {
+        p_job_name: "heartbeat",
+      }],
+      ["scheduler_enqueue_dispatch", {
+        p_job_name: "heartbeat",
+        p_slot: "2200-01-01",
+        p_kind: "cron",
+        p_attempt: 1,
+      }],
+      ["scheduler_reconcile", {}],
+      ["scheduler_close_dead_run", {
+        p_execution_id: crypto.randomUUID(),
+      }],
+    ]
   ) {
     const response = await rest(`rpc/${fn}`, env.SERVICE_ROLE_KEY, {
       method: "POST",

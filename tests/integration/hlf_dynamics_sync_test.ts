@@ -8,7 +8,6 @@ import { RunJob } from "../../src/application/run_job.ts";
 import { systemClock } from "../../src/domain/clock.ts";
 import { SupabaseCertificationChangeFeed } from "../../src/infrastructure/supabase/supabase_certification_change_feed.ts";
 import { createServiceClient } from "../../src/infrastructure/supabase/supabase_client.ts";
-import { SupabaseExecutionLogRepository } from "../../src/infrastructure/supabase/supabase_execution_log_repository.ts";
 import { SupabaseJobLock } from "../../src/infrastructure/supabase/supabase_job_lock.ts";
 import { hlfDynamicsSync } from "../../src/jobs/hlf_dynamics_sync.ts";
 import { FakeDataverse } from "../support/fake_dataverse.ts";
@@ -38,21 +37,23 @@ async function scenario(sql: postgres.Sql, count: number) {
   );
   const runJob = new RunJob({
     registry: new Map([[code, handler]]),
-    log: new SupabaseExecutionLogRepository(client),
     lock: new SupabaseJobLock(client),
     clock: systemClock,
     logger: new RecordingLogger(),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     newExecutionId: () => crypto.randomUUID(),
     settings: {
       budgetMs: 30_000,
       leaseGraceMs: 1_000,
+      leaseTtlMs: 30_000,
+      finalWriteRetryMs: 1_000,
       abortGraceMs: 1_000,
       allowManualTriggers: true,
     },
   });
   const run = async () => {
     await waitForFeedHorizon(sql, code);
-    const result = await runJob.execute({ jobName: code, trigger: "manual", payload: {} });
+    const result = await runJob.execute({ jobName: code, dispatchId: null, payload: {} });
     assert.equal(result.kind, "completed");
     return result.record;
   };

@@ -1,11 +1,10 @@
 // Hand-written fakes for the ports; unit tests and the dispatch benchmark use them.
 import assert from "node:assert/strict";
-import type { ExecutionLogRepository } from "../../src/application/ports/execution_log_repository.ts";
-import type { JobLock, Lease, LockOutcome } from "../../src/application/ports/job_lock.ts";
+import type { JobLock, StartOutcome, StartRequest } from "../../src/application/ports/job_lock.ts";
 import type { LogFields, Logger } from "../../src/application/ports/logger.ts";
 import type { SecretStore } from "../../src/application/ports/secret_store.ts";
 import type { Clock } from "../../src/domain/clock.ts";
-import type { ExecutionRecord } from "../../src/domain/execution_record.ts";
+import type { ExecutionRecord, Trigger } from "../../src/domain/execution_record.ts";
 
 /** A clock that moves forward a fixed step every time it is read. */
 export class SteppingClock implements Clock {
@@ -21,6 +20,11 @@ export class SteppingClock implements Clock {
     this.#next += this.stepMs;
     this.reads.push(date);
     return date;
+  }
+
+  /** Moves time forward without a read. */
+  advance(ms: number): void {
+    this.#next += ms;
   }
 }
 
@@ -67,14 +71,13 @@ export class FakeSecretStore implements SecretStore {
 }
 
 /** The execution log in memory, keyed by execution id like the real table. */
-export class InMemoryExecutionLog implements ExecutionLogRepository {
+export class InMemoryExecutionLog {
   readonly saves: ExecutionRecord[] = [];
   readonly rows = new Map<string, ExecutionRecord>();
 
-  save(record: ExecutionRecord): Promise<void> {
+  save(record: ExecutionRecord): void {
     this.saves.push(record);
     this.rows.set(record.executionId, record);
-    return Promise.resolve();
   }
 
   /** The final state of every run, in insertion order. */
@@ -87,24 +90,141 @@ export class InMemoryExecutionLog implements ExecutionLogRepository {
   }
 }
 
-/** Leases in memory with the same rules as scheduler_acquire_lease(). */
-export class InMemoryJobLock implements JobLock {
-  readonly leases = new Map<string, Lease>();
-  readonly calls: string[] = [];
+/** A dispatch record as the fake database holds it. */
+export interface FakeDispatch {
+  readonly jobName: string;
+  readonly slot: string;
+  readonly attempt: number;
+  readonly kind: "cron" | "retry" | "continuation";
+  used: boolean;
+}
 
-  acquire(lease: Lease, now: Date): Promise<LockOutcome> {
-    this.calls.push(`acquire:${lease.jobName}`);
-    const held = this.leases.get(lease.jobName);
-    if (held && held.expiresAt > now) {
-      return Promise.resolve({ acquired: false, heldBy: held.owner, heldUntil: held.expiresAt });
-    }
-    this.leases.set(lease.jobName, lease);
-    return Promise.resolve({ acquired: true });
+interface FakeLease {
+  owner: string | null;
+  expiresAt: Date;
+  releasedAt: Date | null;
+}
+
+/** The log, leases and dispatch records in memory, with the rules of scheduler_start_run() and friends. */
+export class InMemoryJobLock implements JobLock {
+  readonly leases = new Map<string, FakeLease>();
+  readonly dispatches = new Map<string, FakeDispatch>();
+  readonly calls: string[] = [];
+  #dispatchIds = 0;
+
+  constructor(readonly log = new InMemoryExecutionLog()) {}
+
+  /** Records a dispatch as scheduler_enqueue_dispatch() would; returns its id. */
+  dispatch(jobName: string, slot = "2026-11-27", attempt = 1): string {
+    const id = `d0000000-0000-4000-8000-${String(++this.#dispatchIds).padStart(12, "0")}`;
+    this.dispatches.set(id, {
+      jobName,
+      slot,
+      attempt,
+      kind: attempt === 1 ? "cron" : "retry",
+      used: false,
+    });
+    return id;
   }
 
-  release(lease: Lease): Promise<void> {
-    this.calls.push(`release:${lease.jobName}`);
-    if (this.leases.get(lease.jobName)?.owner === lease.owner) this.leases.delete(lease.jobName);
+  /** Executions holding a lease now. */
+  held(): string[] {
+    return [...this.leases.values()].flatMap((l) => (l.owner === null ? [] : [l.owner]));
+  }
+
+  start(request: StartRequest): Promise<StartOutcome> {
+    this.calls.push(`start:${request.jobName}`);
+    const found = request.dispatchId === null ? undefined : this.dispatches.get(request.dispatchId);
+    const dispatch = found?.jobName === request.jobName ? found : undefined;
+    const trigger: Trigger = dispatch?.kind ?? "manual";
+    if (trigger === "manual" && !request.allowManual) return Promise.resolve({ status: "refused" });
+    const base = {
+      trigger,
+      slot: dispatch?.slot ?? null,
+      attempt: dispatch?.attempt ?? null,
+      heldBy: null as string | null,
+      budgetMs: null,
+    };
+    const record = (
+      status: ExecutionRecord["status"],
+      startedAt: Date,
+      errorMessage: string | null,
+    ) => {
+      this.log.save({
+        executionId: request.executionId,
+        jobName: request.jobName,
+        trigger,
+        slot: base.slot,
+        attempt: base.attempt,
+        status,
+        startedAt,
+        finishedAt: status === "running" ? null : startedAt,
+        errorMessage,
+        summary: null,
+      });
+      if (dispatch) dispatch.used = true;
+    };
+    if (dispatch?.used) {
+      record("duplicate", request.now, "Dispatch already used");
+      return Promise.resolve({ ...base, status: "duplicate", startedAt: request.now });
+    }
+    if (request.unknownJobMessage !== undefined) {
+      record("failed", request.now, request.unknownJobMessage);
+      return Promise.resolve({ ...base, status: "failed", startedAt: request.now });
+    }
+    const lease = this.leases.get(request.jobName) ??
+      { owner: null, expiresAt: request.now, releasedAt: null };
+    this.leases.set(request.jobName, lease);
+    if (lease.owner !== null && lease.expiresAt <= request.now) {
+      const dead = this.log.rows.get(lease.owner);
+      if (dead?.status === "running") {
+        this.log.save({ ...dead, status: "timed_out", finishedAt: dead.startedAt });
+      }
+      lease.owner = null;
+    }
+    const slotTaken = dispatch !== undefined &&
+      this.log.records().some((r) =>
+        r.jobName === request.jobName && r.slot === dispatch.slot &&
+        (r.status === "running" || r.status === "succeeded")
+      );
+    if (slotTaken) {
+      record("duplicate", request.now, "Slot already has a run");
+      return Promise.resolve({ ...base, status: "duplicate", startedAt: request.now });
+    }
+    if (lease.owner !== null) {
+      record("skipped", request.now, `Already running as '${lease.owner}'`);
+      return Promise.resolve({
+        ...base,
+        status: "skipped",
+        heldBy: lease.owner,
+        startedAt: request.now,
+      });
+    }
+    const startedAt = lease.releasedAt && lease.releasedAt > request.now
+      ? lease.releasedAt
+      : request.now;
+    lease.owner = request.executionId;
+    lease.expiresAt = new Date(startedAt.getTime() + request.leaseTtlMs);
+    record("running", startedAt, null);
+    return Promise.resolve({ ...base, status: "running", startedAt });
+  }
+
+  renew(jobName: string, executionId: string, now: Date, ttlMs: number): Promise<boolean> {
+    this.calls.push(`renew:${jobName}`);
+    const lease = this.leases.get(jobName);
+    if (lease?.owner !== executionId || lease.expiresAt <= now) return Promise.resolve(false);
+    lease.expiresAt = new Date(now.getTime() + ttlMs);
+    return Promise.resolve(true);
+  }
+
+  finish(record: ExecutionRecord, options: { keepLease?: boolean } = {}): Promise<void> {
+    this.calls.push(`finish:${record.jobName}`);
+    if (this.log.rows.get(record.executionId)?.status === "running") this.log.save(record);
+    const lease = this.leases.get(record.jobName);
+    if (!options.keepLease && lease?.owner === record.executionId) {
+      lease.owner = null;
+      lease.releasedAt = record.finishedAt;
+    }
     return Promise.resolve();
   }
 }

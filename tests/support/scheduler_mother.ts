@@ -1,6 +1,7 @@
 // Builds a fully faked scheduler (use cases + HTTP handler) and requests to it.
 import { AuthorizeCaller } from "../../src/application/authorize_caller.ts";
 import { RunJob, type RunJobSettings } from "../../src/application/run_job.ts";
+import type { Clock } from "../../src/domain/clock.ts";
 import type { JobHandler } from "../../src/domain/job.ts";
 import { createSchedulerHandler } from "../../src/infrastructure/http/scheduler_handler.ts";
 import {
@@ -15,34 +16,36 @@ import {
 export const TEST_SECRET = "s3cret-for-tests";
 
 /** A scheduler wired with fakes, with the fakes exposed for assertions. */
-export function fakeScheduler(options: {
+export function fakeScheduler<C extends Clock = SteppingClock>(options: {
   jobs?: Record<string, JobHandler>;
   settings?: Partial<RunJobSettings>;
-  clock?: SteppingClock;
+  clock?: C;
 } = {}) {
   const secrets = new FakeSecretStore(TEST_SECRET);
   const log = new InMemoryExecutionLog();
-  const lock = new InMemoryJobLock();
+  const lock = new InMemoryJobLock(log);
   const logger = new RecordingLogger();
-  const clock = options.clock ?? new SteppingClock();
+  const clock = (options.clock ?? new SteppingClock()) as C;
   let ids = 0;
   const runJob = new RunJob({
     registry: new Map(Object.entries(options.jobs ?? {})),
-    log,
     lock,
     clock,
     logger,
+    sleep: () => Promise.resolve(),
     newExecutionId: () => `00000000-0000-4000-8000-${String(++ids).padStart(12, "0")}`,
     settings: {
       budgetMs: 5_000,
       leaseGraceMs: 1_000,
+      leaseTtlMs: 30_000,
+      finalWriteRetryMs: 1_000,
       abortGraceMs: 50,
       allowManualTriggers: true,
       ...options.settings,
     },
   });
   const authorizeCaller = new AuthorizeCaller(secrets);
-  const handler = createSchedulerHandler({ authorizeCaller, runJob, logger });
+  const handler = createSchedulerHandler({ authorizeCaller, runJob, logger, clock });
   return { handler, runJob, authorizeCaller, secrets, log, lock, logger, clock };
 }
 

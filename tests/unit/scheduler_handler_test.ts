@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { SteppingClock } from "../support/fakes.ts";
 import {
   fakeScheduler,
   recordingJob,
@@ -30,7 +31,9 @@ Deno.test("handler dispatches a known job_name to its handler and answers 200 wi
 Deno.test("handler answers 404 unknown_job for an unregistered job_name and logs a failed run", async () => {
   const s = fakeScheduler({ jobs: { heartbeat: recordingJob().handler } });
 
-  const response = await s.handler(runRequest({ job_name: "no_such_job", trigger: "cron" }));
+  const response = await s.handler(
+    runRequest({ job_name: "no_such_job", dispatch_id: s.lock.dispatch("no_such_job") }),
+  );
 
   assert.equal(response.status, 404);
   const body = await response.json();
@@ -42,7 +45,7 @@ Deno.test("handler answers 404 unknown_job for an unregistered job_name and logs
   assert.equal(records[0].status, "failed");
   assert.equal(records[0].trigger, "cron");
   assert.equal(records[0].errorMessage, "Cannot run job 'no_such_job': no handler is registered");
-  assert.deepEqual(s.lock.calls, [], "an unknown job takes no lease");
+  assert.deepEqual(s.lock.held(), [], "an unknown job takes no lease");
 });
 
 Deno.test("handler answers 200 failed when the handler throws, without the error text or a stack", async () => {
@@ -58,8 +61,8 @@ Deno.test("handler answers 200 failed when the handler throws, without the error
   const [record] = s.log.records();
   assert.equal(record.status, "failed");
   assert.equal(record.errorMessage, "Dataverse said 500 at row 42");
-  assert.deepEqual(s.lock.calls, ["acquire:flaky_job", "release:flaky_job"]);
-  assert.equal(s.lock.leases.size, 0, "the lease is given back after a failure");
+  assert.deepEqual(s.lock.calls, ["start:flaky_job", "finish:flaky_job"]);
+  assert.deepEqual(s.lock.held(), [], "the lease is given back after a failure");
 });
 
 for (
@@ -183,9 +186,9 @@ Deno.test("handler answers 200 skipped and records it when the job's lease is he
   const slow = recordingJob(() => new Promise((resolve) => (release = () => resolve({}))));
   const s = fakeScheduler({ jobs: { slow_job: slow.handler } });
 
-  const first = s.handler(runRequest({ job_name: "slow_job", trigger: "cron" }));
+  const first = s.handler(runRequest({ job_name: "slow_job" }));
   await new Promise((resolve) => setTimeout(resolve, 0));
-  const second = await s.handler(runRequest({ job_name: "slow_job", trigger: "manual" }));
+  const second = await s.handler(runRequest({ job_name: "slow_job" }));
   release();
   const firstBody = await (await first).json();
 
@@ -199,27 +202,46 @@ Deno.test("handler answers 200 skipped and records it when the job's lease is he
   assert.match(skipped.errorMessage!, new RegExp(firstBody.execution_id));
 });
 
-Deno.test("handler refuses manual triggers with 403 in production and lets cron through", async () => {
+Deno.test("handler refuses calls without a dispatch record with 403 in production, whatever trigger they claim, and lets dispatched ones through", async () => {
   const job = recordingJob();
   const s = fakeScheduler({
     jobs: { heartbeat: job.handler },
     settings: { allowManualTriggers: false },
   });
 
-  const manual = await s.handler(runRequest({ job_name: "heartbeat" }));
-  assert.equal(manual.status, 403);
-  assert.equal((await manual.json()).error.code, "manual_trigger_disabled");
+  for (
+    const body of [
+      { job_name: "heartbeat" },
+      { job_name: "heartbeat", trigger: "cron" },
+      { job_name: "heartbeat", dispatch_id: crypto.randomUUID() },
+      { job_name: "heartbeat", dispatch_id: s.lock.dispatch("other_job") },
+    ]
+  ) {
+    const manual = await s.handler(runRequest(body));
+    assert.equal(manual.status, 403, JSON.stringify(body));
+    assert.equal((await manual.json()).error.code, "manual_trigger_disabled");
+  }
   assert.equal(job.calls.length, 0);
   s.log.assertNothingSaved();
 
-  const cron = await s.handler(runRequest({ job_name: "heartbeat", trigger: "cron" }));
+  const cron = await s.handler(
+    runRequest({ job_name: "heartbeat", dispatch_id: s.lock.dispatch("heartbeat") }),
+  );
   assert.equal(cron.status, 200);
+  const body = await cron.json();
+  assert.deepEqual([body.status, body.trigger, body.slot, body.attempt], [
+    "running",
+    "cron",
+    "2026-11-27",
+    1,
+  ]);
+  await new Promise((resolve) => setTimeout(resolve, 0));
   assert.equal(job.calls.length, 1);
 });
 
 Deno.test("handler answers 500 internal_error without details when the execution log fails", async () => {
   const s = fakeScheduler({ jobs: { heartbeat: recordingJob().handler } });
-  s.log.save = () => Promise.reject(new Error("connection to 10.0.0.5 refused, key=abc"));
+  s.lock.start = () => Promise.reject(new Error("connection to 10.0.0.5 refused, key=abc"));
 
   const response = await s.handler(runRequest({ job_name: "heartbeat" }));
 
@@ -229,7 +251,7 @@ Deno.test("handler answers 500 internal_error without details when the execution
     error: { code: "internal_error", message: "The scheduler failed; see its logs" },
   });
   assert.ok(s.logger.lines.some((l) => l.event === "http.internal_error"));
-  assert.equal(s.lock.leases.size, 0, "the lease is released even when the log write fails");
+  assert.deepEqual(s.lock.held(), [], "no lease is held when the start could not be recorded");
 });
 
 Deno.test("handler keeps a run alive through keepAlive so it outlives a caller that hangs up", async () => {
@@ -243,9 +265,66 @@ Deno.test("handler keeps a run alive through keepAlive so it outlives a caller t
     authorizeCaller: new AuthorizeCaller(s.secrets),
     runJob: s.runJob,
     logger: s.logger,
+    clock: s.clock,
     keepAlive: (work) => kept.push(work),
   });
   const response = await handler(runRequest({ job_name: "heartbeat" }));
   assert.equal(response.status, 200);
   assert.equal(kept.length, 1);
+});
+
+Deno.test("handler answers 400 invalid_request when the body stream breaks mid-read (a malformed chunked body)", async () => {
+  const job = recordingJob();
+  const s = fakeScheduler({ jobs: { heartbeat: job.handler } });
+  // What Deno.serve hands over for a chunked body with a bad chunk size: a stream that errors.
+  const broken = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode('{"job_name":'));
+      controller.error(new TypeError("invalid chunk size"));
+    },
+  });
+  const response = await s.handler(
+    new Request("http://scheduler.test/", {
+      method: "POST",
+      headers: { authorization: `Bearer ${TEST_SECRET}` },
+      body: broken,
+    }),
+  );
+  assert.equal(response.status, 400);
+  const error = (await response.json()).error;
+  assert.equal(error.code, "invalid_request");
+  assert.doesNotMatch(error.message, /chunk size/);
+  assert.equal(job.calls.length, 0);
+  s.log.assertNothingSaved();
+  assert.equal(s.logger.lines.filter((line) => line.level === "error").length, 0);
+});
+
+Deno.test("handler logs a flood of unauthorized calls as one line plus one summary per interval", async () => {
+  const s = fakeScheduler({
+    jobs: { heartbeat: recordingJob().handler },
+    clock: new SteppingClock(undefined, 0),
+  });
+  for (let i = 0; i < 500; i++) {
+    const response = await s.handler(
+      runRequest({ job_name: "heartbeat" }, { authorization: "Bearer wrong" }),
+    );
+    assert.equal(response.status, 401);
+    await response.body?.cancel();
+  }
+  const unauthorized = () => s.logger.lines.filter((l) => l.event.startsWith("http.unauthorized"));
+  assert.deepEqual(unauthorized().map((l) => l.event), ["http.unauthorized"]);
+
+  s.clock.advance(60_000);
+  const response = await s.handler(
+    runRequest({ job_name: "heartbeat" }, { authorization: "Bearer wrong" }),
+  );
+  await response.body?.cancel();
+  const lines = unauthorized();
+  assert.deepEqual(lines.map((l) => l.event), [
+    "http.unauthorized",
+    "http.unauthorized.suppressed",
+    "http.unauthorized",
+  ]);
+  assert.equal(lines[1].fields.count, 499);
+  assert.equal(lines[1].fields.reason, "mismatch");
 });

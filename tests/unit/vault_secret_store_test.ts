@@ -56,6 +56,24 @@ Deno.test("VaultSecretStore says the secret is not configured when Vault has non
   );
 });
 
+Deno.test("VaultSecretStore remembers that Vault has no secret for a second, then reads again", async () => {
+  let secret: string | null = null;
+  const { client, calls } = fakeClient(() => ({ data: secret, error: null }));
+  const clock = new ManualClock();
+  const store = new VaultSecretStore(client, clock, 10_000);
+  for (let i = 0; i < 600; i++) {
+    await assert.rejects(store.current({ fresh: i % 2 === 1 }), SecretNotConfiguredError);
+  }
+  assert.equal(calls.length, 1, "600 calls within a second cost one Vault read");
+
+  secret = "created";
+  clock.advance(MIN_FRESH_READ_INTERVAL_MS - 1);
+  await assert.rejects(store.current(), SecretNotConfiguredError);
+  clock.advance(1);
+  assert.equal(await store.current(), "created");
+  assert.equal(calls.length, 2);
+});
+
 Deno.test("VaultSecretStore wraps a PostgREST error without the request", async () => {
   const { client } = fakeClient(() => ({
     data: null,

@@ -10,9 +10,17 @@ export async function readJsonBody(request: Request, limit = MAX_BODY_BYTES): Pr
 
   // A declared length is enforced by the HTTP server, so one read suffices;
   // without one (chunked), count while streaming and stop at the limit.
-  const bytes = Number.isFinite(declared)
-    ? new Uint8Array(await request.arrayBuffer())
-    : await readLimited(request.body, limit);
+  let bytes: Uint8Array;
+  try {
+    bytes = Number.isFinite(declared)
+      ? new Uint8Array(await request.arrayBuffer())
+      : await readLimited(request.body, limit);
+  } catch (error) {
+    if (error instanceof HttpError) throw error;
+    // The connection broke or sent a malformed body (a bad chunk size, a short body):
+    // the caller's fault, and nothing of it was read.
+    throw new HttpError(400, "invalid_request", "Request body could not be read");
+  }
   if (bytes.byteLength > limit) throw tooLarge(limit);
   let text: string;
   try {

@@ -1,14 +1,20 @@
 import { z } from "zod";
 import { JOB_NAME_PATTERN } from "../../domain/job.ts";
 
-/** The body a caller sends: `{"job_name": "...", "trigger"?: "cron"|"manual", "payload"?: {...}}`. */
+/**
+ * The body a caller sends: `{"job_name", "dispatch_id"?: uuid, "payload"?: {...},
+ * "wait"?: boolean}`. The trigger is derived from the dispatch record, so a
+ * `trigger` field (what callers sent before dispatch records) is accepted and ignored.
+ */
 export const runRequestSchema = z.strictObject({
   job_name: z.string().regex(
     JOB_NAME_PATTERN,
     "job_name must be 1 to 64 characters of a-z, 0-9 and _",
   ),
-  trigger: z.enum(["cron", "manual"]).default("manual"),
+  dispatch_id: z.uuid().optional(),
+  trigger: z.enum(["cron", "manual"]).optional(),
   payload: z.record(z.string(), z.unknown()).default({}),
+  wait: z.boolean().optional(),
 });
 
 /** A parsed, valid run request. */

@@ -1,18 +1,25 @@
 import type { SupabaseClient } from "@supabase/supabase-js";
-import type { JobLock, Lease, LockOutcome } from "../../application/ports/job_lock.ts";
+import type { JobLock, StartOutcome, StartRequest } from "../../application/ports/job_lock.ts";
 import { InfrastructureError } from "../../domain/errors.ts";
+import type { ExecutionRecord, Trigger } from "../../domain/execution_record.ts";
 import { infrastructureError } from "./postgrest_error.ts";
 
-interface AcquireRow {
-  acquired: boolean;
-  held_by: string;
-  held_until: string;
+interface StartRow {
+  status: "running" | "skipped" | "duplicate" | "failed" | "refused";
+  trigger: Trigger;
+  slot: string | null;
+  attempt: number | null;
+  started_at: string;
+  held_by: string | null;
+  budget_ms: number | null;
 }
 
 /**
- * A lease row per job in `scheduler_job_lease`, taken atomically by
- * `scheduler_acquire_lease()`. Unlike an advisory lock it is safe on PostgREST's
- * pooled connections, and a run whose isolate died lets go when the lease lapses.
+ * The execution log and the per-job lease in `scheduler_execution_log` and
+ * `scheduler_job_lease`, through three RPCs: `scheduler_start_run` (dispatch
+ * check + lease + row), `scheduler_heartbeat`, `scheduler_finish_run` (row +
+ * release). A lease row per job is safe on PostgREST's pooled connections,
+ * unlike an advisory lock, and a dead isolate's lease lapses by itself.
  */
 export class SupabaseJobLock implements JobLock {
   readonly #client: SupabaseClient;
@@ -21,27 +28,61 @@ export class SupabaseJobLock implements JobLock {
     this.#client = client;
   }
 
-  async acquire(lease: Lease, now: Date): Promise<LockOutcome> {
-    const { data, error } = await this.#client.rpc("scheduler_acquire_lease", {
-      p_job_name: lease.jobName,
-      p_owner: lease.owner,
-      p_now: now.toISOString(),
-      p_expires_at: lease.expiresAt.toISOString(),
-    }).single<AcquireRow>();
-    if (error) throw infrastructureError(`take the lease on job '${lease.jobName}'`, error);
+  async start(request: StartRequest): Promise<StartOutcome> {
+    const { data, error } = await this.#client.rpc("scheduler_start_run", {
+      p_execution_id: request.executionId,
+      p_job_name: request.jobName,
+      p_dispatch_id: request.dispatchId,
+      p_now: request.now.toISOString(),
+      p_lease_ttl_ms: request.leaseTtlMs,
+      p_allow_manual: request.allowManual,
+      p_unknown_job_message: request.unknownJobMessage ?? null,
+    }).single<StartRow>();
+    if (error) throw infrastructureError(`start a run of job '${request.jobName}'`, error);
     if (data === null) {
-      throw new InfrastructureError(`Cannot take the lease on job '${lease.jobName}': no answer`);
+      throw new InfrastructureError(`Cannot start a run of job '${request.jobName}': no answer`);
     }
-    return data.acquired
-      ? { acquired: true }
-      : { acquired: false, heldBy: data.held_by, heldUntil: new Date(data.held_until) };
+    if (data.status === "refused") return { status: "refused" };
+    return {
+      status: data.status,
+      trigger: data.trigger,
+      slot: data.slot,
+      attempt: data.attempt,
+      startedAt: new Date(data.started_at),
+      heldBy: data.held_by,
+      budgetMs: data.budget_ms,
+    };
   }
 
-  async release(lease: Lease): Promise<void> {
-    const { error } = await this.#client.rpc("scheduler_release_lease", {
-      p_job_name: lease.jobName,
-      p_owner: lease.owner,
+  async renew(jobName: string, executionId: string, now: Date, ttlMs: number): Promise<boolean> {
+    const { data, error } = await this.#client.rpc("scheduler_heartbeat", {
+      p_execution_id: executionId,
+      p_job_name: jobName,
+      p_now: now.toISOString(),
+      p_lease_ttl_ms: ttlMs,
     });
-    if (error) throw infrastructureError(`release the lease on job '${lease.jobName}'`, error);
+    if (error) throw infrastructureError(`renew the lease on job '${jobName}'`, error);
+    return data === true;
+  }
+
+  async finish(record: ExecutionRecord, options: { keepLease?: boolean } = {}): Promise<void> {
+    if (record.finishedAt === null || record.status === "running") {
+      throw new InfrastructureError(`Cannot finish execution '${record.executionId}': it is open`);
+    }
+    const { error } = await this.#client.rpc("scheduler_finish_run", {
+      p_execution_id: record.executionId,
+      p_job_name: record.jobName,
+      p_status: record.status,
+      p_finished_at: record.finishedAt.toISOString(),
+      p_error_message: record.errorMessage,
+      p_summary: record.summary,
+      p_keep_lease: options.keepLease ?? false,
+    });
+    if (error) {
+      throw infrastructureError(
+        `record the end of execution '${record.executionId}' of '${record.jobName}'`,
+        error,
+      );
+    }
   }
 }

@@ -20,8 +20,9 @@ export class VaultSecretStore implements SecretStore {
   readonly #client: SupabaseClient;
   readonly #clock: Clock;
   readonly #ttlMs: number;
-  #cached: { value: string; readAt: number } | null = null;
-  #inflight: Promise<string> | null = null;
+  /** The last answer; `value: null` means Vault had no secret, remembered as briefly as a fresh read. */
+  #cached: { value: string | null; readAt: number } | null = null;
+  #inflight: Promise<string | null> | null = null;
 
   constructor(client: SupabaseClient, clock: Clock, ttlMs = 10_000) {
     this.#client = client;
@@ -31,22 +32,23 @@ export class VaultSecretStore implements SecretStore {
 
   async current(options?: { fresh?: boolean }): Promise<string> {
     const now = this.#clock.now().getTime();
-    const age = this.#cached ? now - this.#cached.readAt : Infinity;
-    if (age < (options?.fresh ? MIN_FRESH_READ_INTERVAL_MS : this.#ttlMs)) {
-      return this.#cached!.value;
-    }
-    // Concurrent requests after a rotation share one Vault read.
-    this.#inflight ??= this.#read().finally(() => (this.#inflight = null));
-    return await this.#inflight;
+    const cached = this.#cached;
+    const maxAge = options?.fresh || cached?.value === null
+      ? MIN_FRESH_READ_INTERVAL_MS
+      : this.#ttlMs;
+    const value = cached && now - cached.readAt < maxAge
+      ? cached.value
+      // Concurrent requests after a rotation share one Vault read.
+      : await (this.#inflight ??= this.#read().finally(() => (this.#inflight = null)));
+    if (value === null) throw new SecretNotConfiguredError(SCHEDULER_SECRET_NAME);
+    return value;
   }
 
-  async #read(): Promise<string> {
+  async #read(): Promise<string | null> {
     const { data, error } = await this.#client.rpc("scheduler_current_secret");
     if (error) throw infrastructureError("read the scheduler secret from Vault", error);
-    if (typeof data !== "string" || data === "") {
-      throw new SecretNotConfiguredError(SCHEDULER_SECRET_NAME);
-    }
-    this.#cached = { value: data, readAt: this.#clock.now().getTime() };
-    return data;
+    const value = typeof data === "string" && data !== "" ? data : null;
+    this.#cached = { value, readAt: this.#clock.now().getTime() };
+    return value;
   }
 }

@@ -14,7 +14,6 @@ import { JsonLogger } from "../../../src/infrastructure/logging/json_logger.ts";
 import { SupabaseCertificationChangeFeed } from "../../../src/infrastructure/supabase/supabase_certification_change_feed.ts";
 import { SupabaseCertificationExpiryStore } from "../../../src/infrastructure/supabase/supabase_certification_expiry_store.ts";
 import { createServiceClient } from "../../../src/infrastructure/supabase/supabase_client.ts";
-import { SupabaseExecutionLogRepository } from "../../../src/infrastructure/supabase/supabase_execution_log_repository.ts";
 import { SupabaseJobLock } from "../../../src/infrastructure/supabase/supabase_job_lock.ts";
 import { SupabaseRetentionStore } from "../../../src/infrastructure/supabase/supabase_retention_store.ts";
 import { VaultSecretStore } from "../../../src/infrastructure/supabase/vault_secret_store.ts";
@@ -35,9 +34,6 @@ c.register(TOKENS.SecretStore, {
       d.resolve(TOKENS.Clock),
       config.secretCacheMs,
     ),
-});
-c.register(TOKENS.ExecutionLogRepository, {
-  useFactory: (d) => new SupabaseExecutionLogRepository(d.resolve(TOKENS.SupabaseClient)),
 });
 c.register(TOKENS.JobLock, {
   useFactory: (d) => new SupabaseJobLock(d.resolve(TOKENS.SupabaseClient)),
@@ -76,14 +72,16 @@ c.register(TOKENS.RunJob, {
   useFactory: (d) =>
     new RunJob({
       registry: d.resolve(TOKENS.JobRegistry),
-      log: d.resolve(TOKENS.ExecutionLogRepository),
       lock: d.resolve(TOKENS.JobLock),
       clock: d.resolve(TOKENS.Clock),
       logger: d.resolve(TOKENS.Logger),
+      sleep: (ms) => timerSleep(ms, new AbortController().signal),
       newExecutionId: () => crypto.randomUUID(),
       settings: {
         budgetMs: config.jobBudgetMs,
         leaseGraceMs: config.leaseGraceMs,
+        leaseTtlMs: config.leaseTtlMs,
+        finalWriteRetryMs: config.finalWriteRetryMs,
         abortGraceMs: config.abortGraceMs,
         allowManualTriggers: config.environment !== "production",
       },
@@ -94,6 +92,7 @@ const handler = createSchedulerHandler({
   authorizeCaller: c.resolve<AuthorizeCaller>(TOKENS.AuthorizeCaller),
   runJob: c.resolve<RunJob>(TOKENS.RunJob),
   logger: c.resolve<JsonLogger>(TOKENS.Logger),
+  clock: c.resolve(TOKENS.Clock),
   keepAlive: edgeRuntimeKeepAlive(),
 });
 

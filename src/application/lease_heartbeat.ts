@@ -1,0 +1,51 @@
+import type { Clock } from "../domain/clock.ts";
+import type { JobLock } from "./ports/job_lock.ts";
+import type { Logger } from "./ports/logger.ts";
+
+/** A running heartbeat; `stop()` ends it and waits for a renewal in flight. */
+export interface Heartbeat {
+  stop(): Promise<void>;
+}
+
+/**
+ * Renews a run's lease every `ttlMs / 3`, so a live run keeps its job for as
+ * long as it runs while a dead isolate's lease lapses within `ttlMs`. A failed
+ * renewal is logged and tried again at the next beat (two more before the
+ * lease lapses); a lease taken over is logged once and no longer renewed.
+ */
+export function startHeartbeat(
+  lock: JobLock,
+  lease: { jobName: string; executionId: string; ttlMs: number },
+  clock: Clock,
+  logger: Logger,
+): Heartbeat {
+  let stopped = false;
+  let timer: number | undefined;
+  let inFlight: Promise<void> = Promise.resolve();
+  const beat = () => {
+    inFlight = lock.renew(lease.jobName, lease.executionId, clock.now(), lease.ttlMs).then(
+      (held) => {
+        if (held) return schedule();
+        stopped = true;
+        logger.error("job.lease_lost", {});
+      },
+      (error) => {
+        logger.warn("job.heartbeat_failed", {
+          error: error instanceof Error ? error.message : String(error),
+        });
+        schedule();
+      },
+    );
+  };
+  const schedule = () => {
+    if (!stopped) timer = setTimeout(beat, Math.max(1, Math.floor(lease.ttlMs / 3)));
+  };
+  schedule();
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await inFlight;
+    },
+  };
+}
