@@ -140,45 +140,54 @@ function lastNightCheck(db: DatabaseFacts): CheckResult {
   const name = "last night";
   const night = db.last_night;
   if (night === null) return pass(name, "no nightly run recorded yet (a new deployment)");
-  const expected = previousFire(new Date(db.now));
-  const started = new Date(night.started_at);
-  if (
-    expected !== null && started.getTime() < expected.getTime() - 60_000 &&
-    new Date(db.now).getTime() > expected.getTime() + 10 * 60_000
-  ) {
+  if (!night.cron_ran) {
     return fail(
       name,
-      `the nightly cron job has not run since ${night.started_at}: check that pg_cron runs ` +
-        "(select * from cron.job_run_details order by start_time desc limit 5)",
+      `the nightly pg_cron job did not run for the night of ${night.slot}: check that pg_cron ` +
+        "runs (select * from cron.job_run_details order by start_time desc limit 5)",
     );
   }
-  if (night.cron_status !== "succeeded") {
+  const problems: string[] = [];
+  const notes: string[] = [];
+  for (const job of night.jobs) {
+    if (job.dispatched === 0) {
+      if (job.window_ended) problems.push(`${job.job_name} was never dispatched`);
+      else notes.push(`${job.job_name} not dispatched yet`);
+    } else if (job.delivered === 0 && job.lost > 0) {
+      problems.push(`${job.job_name}'s dispatches never reached the function (${job.lost_reason})`);
+    } else if (job.lost > 0) {
+      notes.push(`${job.job_name}: ${job.lost} lost, then delivered`);
+    } else if (job.delivered === 0) {
+      notes.push(`${job.job_name} pending`);
+    }
+  }
+  if (problems.length > 0) {
     return fail(
       name,
-      `pg_cron's nightly run ${night.cron_status}: ${night.return_message ?? "no message"}`,
+      `night of ${night.slot}: ${problems.join("; ")}: check Vault's nightly_scheduler_url, ` +
+        "net._http_response and `deno task scheduler status`",
     );
   }
-  const missing = night.jobs.filter((j) => !j.received).map((j) => j.job_name);
-  if (missing.length > 0) {
-    return fail(
-      name,
-      `the dispatch of ${missing.join(", ")} at ${night.started_at} never reached the function: ` +
-        "check net._http_response and Vault's nightly_scheduler_url",
-    );
-  }
+  const extra = notes.length > 0 ? ` (${notes.join("; ")})` : "";
   return pass(
     name,
-    `every dispatch of ${night.started_at} reached the function (${night.jobs.length} jobs)`,
+    `night of ${night.slot}: pg_net delivered every dispatch to the function${extra}`,
   );
 }
 
 function alertCheck(db: DatabaseFacts): CheckResult {
-  if (db.open_alerts === null) return pass("alerts", "no alert table in this database");
-  if (db.open_alerts.length === 0) return pass("alerts", "none open");
+  const webhook = db.alert_webhook
+    ? "webhook configured"
+    : "no webhook URL in Vault (nightly_scheduler_alert_webhook_url): alerts are rows only";
+  if (db.open_alerts.length === 0) return pass("alerts", `none open; ${webhook}`);
   const list = db.open_alerts.slice(0, 5).map((a) => `${a.job_name} ${a.slot} ${a.kind}`);
+  const paused = db.paused_jobs.length > 0
+    ? `; paused: ${db.paused_jobs.map((j) => j.job_name).join(", ")}`
+    : "";
   return fail(
     "alerts",
-    `${db.open_alerts.length} open (${list.join(", ")}): see \`deno task scheduler status\``,
+    `${db.open_alerts.length} open (${list.join(", ")})${paused}: ` +
+      "see `deno task scheduler status`; an alert resolves when its night succeeds",
   );
 }
 
@@ -195,25 +204,15 @@ function retentionCheck(db: DatabaseFacts): CheckResult {
   if (db.last_night === null) {
     return pass(name, last ? `last purge ${last}` : "no nightly run yet");
   }
-  if (last === null || new Date(last).getTime() < new Date(db.last_night.started_at).getTime()) {
+  const nightStart = Date.parse(`${db.last_night.slot}T00:00:00Z`);
+  if (last === null || Date.parse(last) < nightStart) {
     return fail(
       name,
-      `the purge has not succeeded since the night of ${db.last_night.started_at}: ` +
+      `the purge has not succeeded since the night of ${db.last_night.slot}: ` +
         "see `deno task scheduler status --job scheduler_retention`",
     );
   }
   return pass(name, `last purge ${last}`);
-}
-
-/** The last 02:00 UTC at or before `now`, from the expected nightly schedule. */
-function previousFire(now: Date): Date | null {
-  const nightly = EXPECTED_CRON_JOBS.find((j) => j.name === "nightly-scheduler");
-  const match = nightly && /^(\d+) (\d+) \* \* \*$/.exec(nightly.schedule);
-  if (!match) return null;
-  const fire = new Date(now);
-  fire.setUTCHours(Number(match[2]), Number(match[1]), 0, 0);
-  if (fire.getTime() > now.getTime()) fire.setUTCDate(fire.getUTCDate() - 1);
-  return fire;
 }
 
 function pass(name: string, message: string): CheckResult {

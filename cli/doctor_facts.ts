@@ -12,14 +12,23 @@ export interface DatabaseFacts {
   now: string;
   cron_jobs: CronJobFact[];
   vault_secrets: Record<string, boolean>;
+  /** The latest slot whose 02:00 has passed; null before the first cron dispatch ever. */
   last_night: {
-    started_at: string;
-    cron_status: string;
-    return_message: string | null;
-    jobs: { job_name: string; received: boolean; status: string | null }[];
+    slot: string;
+    /** The nightly pg_cron job ran (succeeded) on or after the slot's 02:00. */
+    cron_ran: boolean;
+    jobs: {
+      job_name: string;
+      dispatched: number;
+      delivered: number;
+      lost: number;
+      window_ended: boolean;
+      lost_reason: string | null;
+    }[];
   } | null;
-  /** Null when this database has no alert table. */
-  open_alerts: { job_name: string; slot: string; kind: string }[] | null;
+  open_alerts: { job_name: string; slot: string; kind: string }[];
+  alert_webhook: boolean;
+  paused_jobs: { job_name: string; reason: string }[];
   retention: { last_success_at: string | null; enabled: boolean };
 }
 

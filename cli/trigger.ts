@@ -11,6 +11,7 @@ interface RunRow {
   error_message: string | null;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const FINAL = new Set([
   "succeeded",
   "failed",
@@ -22,10 +23,12 @@ const FINAL = new Set([
 ]);
 
 /**
- * `trigger <job>`: runs a job now through the function (a manual run), with a
- * progress line while it waits, and prints the result. With --wait a run the
- * function answered as still running is followed in the log until it ends.
- * Exit 0 only when the run succeeded.
+ * `trigger <job>`: starts a manual run through the function (`"wait": false`,
+ * so the function answers once the run is recorded). Without --wait it prints
+ * the execution id; with --wait it follows the run in the execution log, with
+ * a progress line, and prints the result: the HTTP call never outlives the
+ * platform's 150 s request limit, whatever the job's length. Exit 0 only when
+ * the run succeeded (or, without --wait, started).
  */
 export async function trigger(
   api: SchedulerApi,
@@ -40,8 +43,8 @@ export async function trigger(
 ): Promise<number> {
   const { jobName } = options;
   const answer = await withTicks(
-    api.runJob({ job_name: jobName, payload: options.payload }),
-    (s) => out.progress(`running ${jobName}... ${s} s`),
+    api.runJob({ job_name: jobName, payload: options.payload, wait: false }),
+    (s) => out.progress(`starting ${jobName}... ${s} s`),
   ).finally(() => out.endProgress());
   const body = accepted(answer, jobName);
   let run: RunRow = {
@@ -50,6 +53,9 @@ export async function trigger(
     duration_ms: typeof body.duration_ms === "number" ? body.duration_ms : null,
     error_message: null,
   };
+  if (!UUID.test(run.id)) {
+    throw new CliError("The function answered without an execution id", "check its logs");
+  }
   if (run.status === "running") {
     if (!options.wait || !options.canReadLog) {
       out.print(`${jobName} is running (execution ${run.id})`);
@@ -112,7 +118,7 @@ async function follow(
       const row = await readRun(api, id);
       if (row !== null && FINAL.has(row.status)) return row;
       out.progress(
-        `waiting for ${jobName} (${id})... ${Math.floor((Date.now() - started) / 1000)} s`,
+        `running ${jobName} (${id})... ${Math.floor((Date.now() - started) / 1000)} s`,
       );
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }

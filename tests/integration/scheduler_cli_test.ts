@@ -28,7 +28,7 @@ Deno.test("scheduler status prints one row per nightly job", async () => {
     const lines = run.stdout.trim().split("\n");
     assert.match(
       lines[0],
-      /^JOB\s+STATE\s+LAST\s+LAST RUN\s+LAST SUCCESS\s+FAILED NIGHTS\s+NEXT RUN/,
+      /^JOB\s+STATE\s+LAST\s+LAST RUN\s+LAST SUCCESS\s+FAILED NIGHTS\s+TONIGHT\s+NEXT RUN\s+ALERTS$/,
     );
     assert.deepEqual(lines.slice(1).map((l) => l.split(/\s+/)[0]), jobs);
     assertNoSecret(allOutput(run));
@@ -37,17 +37,48 @@ Deno.test("scheduler status prints one row per nightly job", async () => {
   }
 });
 
+Deno.test("scheduler trigger without --wait starts the run and says how to follow it", async () => {
+  const sql = connect();
+  try {
+    const run = await runCli(["trigger", "heartbeat", "--payload", '{"hold_ms":1500}']);
+    assert.equal(run.code, 0, run.stderr);
+    const match = /^heartbeat is running \(execution ([0-9a-f-]{36})\)$/m.exec(run.stdout);
+    assert.ok(match, run.stdout);
+    assert.match(run.stdout, /follow it with: deno task scheduler status --job heartbeat/);
+    const [row] = await sql`select status from scheduler_execution_log where id = ${match[1]}`;
+    assert.equal(row.status, "running");
+    for (let i = 0; i < 50; i++) {
+      const [done] = await sql`select status from scheduler_execution_log where id = ${match[1]}`;
+      if (done.status !== "running") break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  } finally {
+    await sql.end();
+  }
+});
+
 Deno.test("scheduler status --json --job gives the health rows and the job's last runs", async () => {
   const sql = connect();
   try {
-    const triggered = await runCli(["trigger", "heartbeat"]);
+    const triggered = await runCli(["trigger", "heartbeat", "--wait"]);
     assert.equal(triggered.code, 0, triggered.stderr);
     const run = await runCli(["status", "--json", "--job", "heartbeat", "--limit", "2"]);
     assert.equal(run.code, 0, run.stderr);
     const parsed = JSON.parse(run.stdout);
     const heartbeat = parsed.jobs.find((j: { job_name: string }) => j.job_name === "heartbeat");
     assert.equal(heartbeat.enabled, true);
-    assert.ok("consecutive_failed_nights" in heartbeat && "next_run_at" in heartbeat);
+    for (
+      const column of [
+        "paused",
+        "pause_reason",
+        "last_status",
+        "last_success_at",
+        "consecutive_failed_nights",
+        "attempts_tonight",
+        "next_run_at",
+        "open_alerts",
+      ]
+    ) assert.ok(column in heartbeat, column);
     assert.equal(parsed.runs.length, 2);
     const [latest] = await sql`select id from scheduler_execution_log
       where job_name = 'heartbeat' order by started_at desc limit 1`;
@@ -63,7 +94,7 @@ Deno.test("scheduler trigger heartbeat --wait shows progress and prints the logg
   try {
     const run = await runCli(["trigger", "heartbeat", "--payload", '{"hold_ms":1200}', "--wait"]);
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stderr, /running heartbeat\.\.\./);
+    assert.match(run.stderr, /running heartbeat \([0-9a-f-]{36}\)\.\.\. \d+ s/);
     const match = /^heartbeat succeeded in (\d+) ms \(execution ([0-9a-f-]{36})\)$/m.exec(
       run.stdout,
     );
@@ -80,7 +111,7 @@ Deno.test("scheduler trigger heartbeat --wait shows progress and prints the logg
 });
 
 Deno.test("scheduler trigger prints a failed run's logged error and exits 1", async () => {
-  const run = await runCli(["trigger", "heartbeat", "--payload", '{"hold_ms":-1}']);
+  const run = await runCli(["trigger", "heartbeat", "--payload", '{"hold_ms":-1}', "--wait"]);
   assert.equal(run.code, 1);
   assert.match(
     run.stdout,

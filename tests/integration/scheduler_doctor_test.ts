@@ -27,7 +27,7 @@ function failure(run: CliRun, check: string): string {
 Deno.test("doctor reports nothing on a healthy stack", async () => {
   const run = await runCli(["doctor"]);
   assertHealthy(run);
-  assert.equal(run.stdout.split("\n").filter((l) => l.startsWith("ok")).length, 10);
+  assert.equal(run.stdout.split("\n").filter((l) => l.startsWith("ok")).length, 11);
   const env = stackEnv();
   for (const secret of [env.SCHEDULER_SECRET, env.SERVICE_ROLE_KEY]) {
     assert.ok(!run.stdout.includes(secret) && !run.stderr.includes(secret));

@@ -3,23 +3,26 @@ import { evaluateDoctor } from "../../cli/doctor_checks.ts";
 import type { DatabaseFacts, DoctorFacts } from "../../cli/doctor_facts.ts";
 
 const URL = "https://abc.supabase.co/functions/v1/nightly-scheduler";
+const CRON_JOBS = [
+  cron("nightly-scheduler", "0 2 * * *"),
+  cron("nightly-scheduler-reconcile", "*/5 * * * *"),
+  cron("nightly-scheduler-alerts", "*/5 * * * *"),
+];
 
 function healthy(over: Partial<DatabaseFacts> = {}): DoctorFacts {
   return {
     database: {
       now: "2026-11-28T09:00:00Z",
-      cron_jobs: [
-        cron("nightly-scheduler", "0 2 * * *"),
-        cron("nightly-scheduler-close-abandoned-runs", "*/10 * * * *"),
-      ],
+      cron_jobs: CRON_JOBS,
       vault_secrets: { nightly_scheduler_url: true, nightly_scheduler_secret: true },
       last_night: {
-        started_at: "2026-11-28T02:00:00Z",
-        cron_status: "succeeded",
-        return_message: "2 rows",
-        jobs: [{ job_name: "heartbeat", received: true, status: "succeeded" }],
+        slot: "2026-11-28",
+        cron_ran: true,
+        jobs: [job("heartbeat"), job("hlf_dynamics_sync")],
       },
       open_alerts: [],
+      alert_webhook: true,
+      paused_jobs: [],
       retention: { last_success_at: "2026-11-28T02:00:05Z", enabled: true },
       ...over,
     },
@@ -32,6 +35,18 @@ function healthy(over: Partial<DatabaseFacts> = {}): DoctorFacts {
       run_status: "succeeded",
       error_code: null,
     },
+  };
+}
+
+function job(job_name: string, over = {}) {
+  return {
+    job_name,
+    dispatched: 1,
+    delivered: 1,
+    lost: 0,
+    window_ended: true,
+    lost_reason: null,
+    ...over,
   };
 }
 
@@ -53,15 +68,12 @@ function failures(facts: DoctorFacts) {
 Deno.test("evaluateDoctor() passes every check of a healthy deployment", () => {
   const results = evaluateDoctor(healthy(), URL);
   assert.deepEqual(results.filter((r) => !r.ok), []);
-  assert.equal(results.length, 10);
+  assert.equal(results.length, 11);
 });
 
 Deno.test("evaluateDoctor() reports an inactive cron job with the statement that fixes it", () => {
   const facts = healthy({
-    cron_jobs: [
-      cron("nightly-scheduler", "0 2 * * *", { active: false }),
-      cron("nightly-scheduler-close-abandoned-runs", "*/10 * * * *"),
-    ],
+    cron_jobs: [cron("nightly-scheduler", "0 2 * * *", { active: false }), ...CRON_JOBS.slice(1)],
   });
   const [only, ...rest] = failures(facts);
   assert.equal(rest.length, 0);
@@ -70,7 +82,7 @@ Deno.test("evaluateDoctor() reports an inactive cron job with the statement that
 });
 
 Deno.test("evaluateDoctor() reports a missing cron job and a wrong schedule", () => {
-  const facts = healthy({ cron_jobs: [cron("nightly-scheduler", "0 3 * * *")] });
+  const facts = healthy({ cron_jobs: [cron("nightly-scheduler", "0 3 * * *"), CRON_JOBS[1]] });
   const messages = failures(facts).map((r) => r.message);
   assert.ok(messages.some((m) => /runs on '0 3 \* \* \*', expected '0 2 \* \* \*'/.test(m)));
   assert.ok(messages.some((m) => /missing: apply the migrations/.test(m)));
@@ -80,7 +92,7 @@ Deno.test("evaluateDoctor() reports a cron command holding a URL or a secret", (
   const facts = healthy({
     cron_jobs: [
       cron("nightly-scheduler", "0 2 * * *", { command_has_url: true, command_has_secret: true }),
-      cron("nightly-scheduler-close-abandoned-runs", "*/10 * * * *"),
+      ...CRON_JOBS.slice(1),
     ],
   });
   const [only] = failures(facts);
@@ -129,25 +141,96 @@ Deno.test("evaluateDoctor() tells a refused secret, a wrong URL and an unreachab
   }
 });
 
+Deno.test("evaluateDoctor() counts production's refusal of the manual heartbeat as an accepted secret", () => {
+  const base = healthy().heartbeat as Exclude<DoctorFacts["heartbeat"], Error>;
+  const heartbeat = {
+    ...base,
+    status_code: 403,
+    run_status: null,
+    error_code: "manual_trigger_disabled",
+  };
+  const line = evaluateDoctor({ ...healthy(), heartbeat }, URL).find((r) =>
+    r.name === "vault secret accepted"
+  )!;
+  assert.equal(line.ok, true);
+  assert.match(line.message, /passed the secret check; this environment refuses manual runs/);
+  const other = { ...base, status_code: 403, run_status: null, error_code: "forbidden" };
+  assert.equal(failures({ ...healthy(), heartbeat: other })[0].name, "vault secret accepted");
+});
+
 Deno.test("evaluateDoctor() reports a night the cron job did not run, and dispatches that never arrived", () => {
   const night = (healthy().database as DatabaseFacts).last_night!;
-  const missed = failures(healthy({
-    last_night: { ...night, started_at: "2026-11-26T02:00:00Z" },
-    retention: { last_success_at: "2026-11-26T02:00:05Z", enabled: true },
-  }));
-  assert.ok(missed.some((r) => r.name === "last night" && /has not run since/.test(r.message)));
+  const missed = failures(healthy({ last_night: { ...night, cron_ran: false } }));
+  assert.match(
+    missed.find((r) => r.name === "last night")!.message,
+    /did not run for the night of 2026-11-28/,
+  );
   const lost = failures(healthy({
-    last_night: { ...night, jobs: [{ job_name: "heartbeat", received: false, status: null }] },
+    last_night: {
+      ...night,
+      jobs: [
+        job("heartbeat", {
+          delivered: 0,
+          lost: 3,
+          lost_reason: "The function URL answered HTTP 404",
+        }),
+      ],
+    },
   }));
-  assert.match(lost.find((r) => r.name === "last night")!.message, /heartbeat .* never reached/);
+  assert.match(
+    lost.find((r) => r.name === "last night")!.message,
+    /heartbeat's dispatches never reached the function \(The function URL answered HTTP 404\)/,
+  );
+  const never = failures(
+    healthy({ last_night: { ...night, jobs: [job("heartbeat", { dispatched: 0 })] } }),
+  );
+  assert.match(
+    never.find((r) => r.name === "last night")!.message,
+    /heartbeat was never dispatched/,
+  );
+});
+
+Deno.test("evaluateDoctor() passes a night still in progress, and one whose lost dispatch was retried", () => {
+  const night = (healthy().database as DatabaseFacts).last_night!;
+  const results = evaluateDoctor(
+    healthy({
+      last_night: {
+        ...night,
+        jobs: [
+          job("heartbeat", { lost: 1, delivered: 1, dispatched: 2 }),
+          job("hlf_dynamics_sync", { dispatched: 0, delivered: 0, window_ended: false }),
+        ],
+      },
+    }),
+    URL,
+  );
+  const line = results.find((r) => r.name === "last night")!;
+  assert.equal(line.ok, true);
+  assert.match(
+    line.message,
+    /heartbeat: 1 lost, then delivered; hlf_dynamics_sync not dispatched yet/,
+  );
 });
 
 Deno.test("evaluateDoctor() reports open alerts and a purge that has not run since last night", () => {
   const found = failures(healthy({
     open_alerts: [{ job_name: "heartbeat", slot: "2026-11-28", kind: "failed" }],
+    paused_jobs: [{ job_name: "heartbeat", reason: "Paused by the alert check" }],
     retention: { last_success_at: "2026-11-20T02:00:00Z", enabled: true },
   }));
   assert.deepEqual(found.map((r) => r.name).sort(), ["alerts", "retention"]);
+  assert.match(
+    found.find((r) => r.name === "alerts")!.message,
+    /1 open \(heartbeat 2026-11-28 failed\); paused: heartbeat/,
+  );
+});
+
+Deno.test("evaluateDoctor() says when no alert webhook is configured, without failing", () => {
+  const [line] = evaluateDoctor(healthy({ alert_webhook: false }), URL).filter((r) =>
+    r.name === "alerts"
+  );
+  assert.equal(line.ok, true);
+  assert.match(line.message, /no webhook URL in Vault \(nightly_scheduler_alert_webhook_url\)/);
 });
 
 Deno.test("evaluateDoctor() on a new deployment (no night yet) passes the night and retention checks", () => {

@@ -1,4 +1,5 @@
--- Retention: how long the scheduler's history is kept, and the batch function
+-- Retention: how long the scheduler's history (the execution log, dispatch
+-- records, resolved alerts, pg_cron's run history) is kept, and the batch function
 -- the nightly job scheduler_retention calls to delete what is past its period.
 -- The purge runs through the function like any job, so it is recorded in
 -- scheduler_execution_log (and alerted on) like any run. Each call deletes at
@@ -17,6 +18,8 @@ comment on table public.scheduler_retention_policy is
 
 insert into public.scheduler_retention_policy (target, keep_days) values
   ('scheduler_execution_log', 90),
+  ('scheduler_dispatch', 90),
+  ('scheduler_alert', 90),
   ('cron.job_run_details', 14)
 on conflict (target) do nothing;
 
@@ -28,8 +31,9 @@ grant select, update on public.scheduler_retention_policy to service_role;
 create index scheduler_execution_log_started_idx on public.scheduler_execution_log (started_at);
 
 -- Deletes up to p_batch_size rows of p_target older than its keep_days before
--- p_now, oldest first; returns how many went. Runs stay: only finished rows of
--- the log are deleted. Security definer: cron.job_run_details belongs to
+-- p_now, oldest first; returns how many went. What is still live stays whatever
+-- its age: running rows of the log, pending dispatches, open alerts (an alert
+-- ages from its resolution, a dispatch from its slot). Security definer: cron.job_run_details belongs to
 -- postgres, and service_role may delete nothing there but through this.
 create function public.scheduler_purge_batch(
   p_target text,
@@ -61,6 +65,22 @@ begin
       select id from public.scheduler_execution_log
       where started_at < v_cutoff and status <> 'running'
       order by started_at
+      limit p_batch_size
+    );
+  elsif p_target = 'scheduler_dispatch' then
+    delete from public.scheduler_dispatch
+    where id in (
+      select id from public.scheduler_dispatch
+      where slot < (v_cutoff at time zone 'utc')::date and outcome is not null
+      order by slot
+      limit p_batch_size
+    );
+  elsif p_target = 'scheduler_alert' then
+    delete from public.scheduler_alert
+    where id in (
+      select id from public.scheduler_alert
+      where resolved_at < v_cutoff
+      order by resolved_at
       limit p_batch_size
     );
   elsif p_target = 'cron.job_run_details' then

@@ -25,56 +25,62 @@ begin
 end;
 $$;
 
--- One row per nightly job. A "night" is the UTC date a cron run started on; a
--- failed night is one whose cron runs include no success.
+-- One row per nightly job: its policy state, its last run, its nights, and what
+-- comes next. "Tonight" is today's UTC slot. next_run_at is when the job's
+-- first attempt is next due (02:00 through the nightly pg_cron job, or its own
+-- run_at; for a job that runs after another, that one's time) and null when
+-- nothing will start it: disabled, paused, or the nightly pg_cron job inactive.
 create view public.scheduler_job_health as
-with nights as (
-  select l.job_name, (l.started_at at time zone 'utc')::date as night,
-    bool_or(l.status = 'succeeded') as succeeded,
-    bool_or(l.status in ('failed', 'timed_out')) as failed
-  from public.scheduler_execution_log l
-  where l.trigger = 'cron'
-  group by l.job_name, (l.started_at at time zone 'utc')::date
-),
-nightly_cron as (
+with nightly_cron as (
   select c.active, c.schedule from cron.job c where c.jobname = 'nightly-scheduler'
 )
 select
   j.job_name,
   j.enabled,
+  j.pause_reason is not null as paused,
+  j.pause_reason,
   last_run.status as last_status,
   last_run.started_at as last_started_at,
   last_run.finished_at as last_finished_at,
   last_run.error_message as last_error,
   (select max(s.started_at) from public.scheduler_execution_log s
    where s.job_name = j.job_name and s.status = 'succeeded') as last_success_at,
-  (select count(*)::integer from nights n
-   where n.job_name = j.job_name and n.failed and not n.succeeded
-     and n.night > coalesce(
-       (select max(o.night) from nights o where o.job_name = j.job_name and o.succeeded),
-       '-infinity'::date)) as consecutive_failed_nights,
-  case when j.enabled and (select active from nightly_cron)
-    then public.scheduler_next_daily_run((select schedule from nightly_cron), now())
-  end as next_run_at
+  public.scheduler_failed_nights(j.job_name, (now() at time zone 'utc')::date)
+    as consecutive_failed_nights,
+  (select count(*)::integer from public.scheduler_dispatch d
+   where d.job_name = j.job_name and d.slot = (now() at time zone 'utc')::date) as attempts_tonight,
+  j.max_attempts,
+  j.run_after,
+  case
+    when not j.enabled or j.pause_reason is not null then null
+    when coalesce(j.run_at, p.run_at) is not null then public.scheduler_next_daily_run(
+      format('%s %s * * *', extract(minute from coalesce(j.run_at, p.run_at))::int,
+        extract(hour from coalesce(j.run_at, p.run_at))::int), now())
+    when (select active from nightly_cron) then
+      public.scheduler_next_daily_run((select schedule from nightly_cron), now())
+  end as next_run_at,
+  (select count(*)::integer from public.scheduler_alert a
+   where a.job_name = j.job_name and a.resolved_at is null) as open_alerts
 from public.scheduler_nightly_job j
+left join public.scheduler_nightly_job p on p.job_name = j.run_after
 left join lateral (
   select l.status, l.started_at, l.finished_at, l.error_message
   from public.scheduler_execution_log l
-  where l.job_name = j.job_name
+  where l.job_name = j.job_name and l.status <> 'duplicate'
   order by l.started_at desc
   limit 1
 ) last_run on true;
 
 comment on view public.scheduler_job_health is
-  'One row per nightly job: state, last run, last success, failed nights in a row, next run.';
+  'One row per nightly job: state, last run, last success, failed nights in a row, attempts tonight, next run, open alerts.';
 
 revoke all on public.scheduler_job_health from public, anon, authenticated;
 grant select on public.scheduler_job_health to service_role;
 
 -- Everything `scheduler doctor` checks inside the database, as one JSON object:
 -- the scheduler's pg_cron jobs (with whether their command holds a URL or one of
--- the Vault secrets), which Vault secrets exist, what last night's dispatch
--- became, open alerts and the last purge. Never a secret value.
+-- the Vault secrets), which Vault secrets exist, what last night's dispatches
+-- became, open alerts, paused jobs and the last purge. Never a secret value.
 create function public.scheduler_doctor_facts()
 returns jsonb
 language plpgsql
@@ -83,14 +89,18 @@ security definer
 set search_path = ''
 as $$
 declare
-  v_night record;
+  -- Last night: the latest slot whose 02:00 has passed, if the scheduler has
+  -- dispatched anything by cron before (a new deployment has no night yet).
+  v_slot date := case
+    when exists (select from public.scheduler_dispatch d where d.kind = 'cron')
+      then ((now() - interval '2 hours') at time zone 'utc')::date
+  end;
+  v_cron_ran boolean := exists (
+    select from cron.job_run_details d join cron.job c on c.jobid = d.jobid
+    where c.jobname = 'nightly-scheduler' and d.status = 'succeeded'
+      and d.start_time >= (v_slot + time '02:00') at time zone 'utc'
+  );
 begin
-  select d.start_time, d.status, d.return_message into v_night
-  from cron.job_run_details d
-  join cron.job c on c.jobid = d.jobid
-  where c.jobname = 'nightly-scheduler'
-  order by d.start_time desc
-  limit 1;
 
   return jsonb_build_object(
     'now', now(),
@@ -116,28 +126,41 @@ begin
       ))
       from unnest(array['nightly_scheduler_url', 'nightly_scheduler_secret']) as n(name)
     ),
-    'last_night', case when v_night.start_time is null then null else jsonb_build_object(
-      'started_at', v_night.start_time,
-      'cron_status', v_night.status,
-      'return_message', left(v_night.return_message, 200),
+    'last_night', case when v_slot is null then null else jsonb_build_object(
+      'slot', v_slot,
+      'cron_ran', v_cron_ran,
       'jobs', coalesce((
         select jsonb_agg(jsonb_build_object(
           'job_name', j.job_name,
-          'received', r.id is not null,
-          'status', r.status
+          'dispatched', (select count(*) from public.scheduler_dispatch d
+                         where d.job_name = j.job_name and d.slot = v_slot),
+          'delivered', (select count(*) from public.scheduler_dispatch d
+                        where d.job_name = j.job_name and d.slot = v_slot and d.outcome = 'delivered'),
+          'lost', (select count(*) from public.scheduler_dispatch d
+                   where d.job_name = j.job_name and d.slot = v_slot and d.outcome = 'lost'),
+          'window_ended', now() >= public.scheduler_slot_window_end(j.job_name, v_slot),
+          'lost_reason', (select left(d.lost_reason, 200) from public.scheduler_dispatch d
+                          where d.job_name = j.job_name and d.slot = v_slot and d.outcome = 'lost'
+                          order by d.attempt desc limit 1)
         ) order by j.job_name)
         from public.scheduler_nightly_job j
-        left join lateral (
-          select l.id, l.status from public.scheduler_execution_log l
-          where l.job_name = j.job_name and l.trigger = 'cron'
-            and l.started_at >= v_night.start_time
-          order by l.started_at
-          limit 1
-        ) r on true
-        where j.enabled
+        where j.enabled and j.pause_reason is null
+          and (j.alerts_from at time zone 'utc')::date <= v_slot
       ), '[]'::jsonb)
     ) end,
-    'open_alerts', null,
+    'open_alerts', coalesce((
+      select jsonb_agg(jsonb_build_object('job_name', a.job_name, 'slot', a.slot, 'kind', a.kind)
+        order by a.slot, a.job_name)
+      from public.scheduler_alert a where a.resolved_at is null
+    ), '[]'::jsonb),
+    'alert_webhook', exists (
+      select from vault.decrypted_secrets s
+      where s.name = 'nightly_scheduler_alert_webhook_url' and coalesce(trim(s.decrypted_secret), '') <> ''
+    ),
+    'paused_jobs', coalesce((
+      select jsonb_agg(jsonb_build_object('job_name', j.job_name, 'reason', j.pause_reason))
+      from public.scheduler_nightly_job j where j.enabled and j.pause_reason is not null
+    ), '[]'::jsonb),
     'retention', jsonb_build_object(
       'last_success_at', (
         select max(l.started_at) from public.scheduler_execution_log l
@@ -152,16 +175,40 @@ begin
 end;
 $$;
 
--- Sends a heartbeat the way pg_cron does (Vault URL and secret, through pg_net),
--- so doctor learns whether the secret in Vault is one the function accepts.
+-- Sends a heartbeat to Vault's nightly_scheduler_url with Vault's secret
+-- through pg_net, as pg_cron's dispatches go, so doctor learns whether that URL
+-- reaches the function and the secret is one it accepts. It carries no dispatch
+-- record, so it is a manual run: it never takes a nightly slot's attempt, and a
+-- production function refuses it with 403 only after accepting the secret.
 -- Returns pg_net's request id.
 create function public.scheduler_doctor_heartbeat()
 returns bigint
-language sql
+language plpgsql
 security definer
 set search_path = ''
 as $$
-  select public.scheduler_dispatch('heartbeat', 30000);
+declare
+  v_url text;
+  v_secret text;
+begin
+  select decrypted_secret into v_url from vault.decrypted_secrets
+  where name = 'nightly_scheduler_url';
+  select decrypted_secret into v_secret from vault.decrypted_secrets
+  where name = 'nightly_scheduler_secret';
+  if v_url is null or v_secret is null then
+    raise exception 'nightly-scheduler is not configured: Vault needs the secrets '
+      'nightly_scheduler_url and nightly_scheduler_secret';
+  end if;
+  return net.http_post(
+    url := v_url,
+    body := jsonb_build_object('job_name', 'heartbeat'),
+    headers := jsonb_build_object(
+      'Content-Type', 'application/json',
+      'Authorization', 'Bearer ' || v_secret
+    ),
+    timeout_milliseconds := 10000
+  );
+end;
 $$;
 
 -- What pg_net got back for p_request_id: null while it waits; never the body
