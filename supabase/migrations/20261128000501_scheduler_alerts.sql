@@ -95,8 +95,8 @@ end;
 $$;
 
 -- The check pg_cron runs. p_now: the check's "now" (tests pass their own).
--- Looks at the last three nights of every enabled, unpaused job, oldest first,
--- so a run of failed nights is counted in order. Returns what it did.
+-- Looks at the recent nights of every enabled, unpaused job, oldest first, so
+-- a run of failed nights is counted in order. Returns what it did.
 create function public.scheduler_check_alerts(p_now timestamptz default now())
 returns table (raised integer, resolved integer, paused integer)
 language plpgsql
@@ -145,7 +145,15 @@ begin
     where j.enabled and j.pause_reason is null
     order by j.job_name
   loop
-    for v_slot in select s::date from generate_series(v_today - 2, v_today, interval '1 day') s
+    -- The last three nights, and any other night dispatched in the last three
+    -- days (an operator re-running an older night by hand).
+    for v_slot in
+      select s::date from generate_series(v_today - 2, v_today, interval '1 day') s
+      union
+      select d.slot from public.scheduler_dispatch d
+      where d.job_name = v_job.job_name
+        and d.created_at > p_now - interval '3 days' and d.created_at <= p_now
+      order by 1
     loop
       -- Only nights that started once this job was watched.
       continue when (v_slot + coalesce(v_job.run_at, time '02:00')) at time zone 'utc'
