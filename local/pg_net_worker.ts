@@ -1,186 +1,114 @@
 /**
- * LOCAL STAND-IN for pg_net's background worker. Never runs in production.
+ * LOCAL STAND-IN for pg_net 0.20's background worker. Never runs in production.
  *
- * Like the real worker: woken by NOTIFY at the caller's COMMIT (net.wake()),
- * with a 1 s poll as a fallback; takes up to 200 queued requests at a time
- * (deleting them atomically), sends them concurrently, each with its own
- * timeout, writes exactly one net._http_response row per request id, never
- * retries, and deletes responses older than 6 hours.
- * Logs one JSON object per line to stdout; headers and bodies are never logged
- * (they carry secrets).
+ * Reproduces the real worker's transaction, not only its results:
+ * - it acts only when woken: net.wake() (every http_* call) sends a NOTIFY that
+ *   arrives when the caller COMMITs; there is no poll;
+ * - it takes up to `pg_net.batch_size` (200) queued requests in ONE
+ *   transaction, which gets a transaction id by deleting them from the queue,
+ *   and keeps that transaction open until every request of the batch has
+ *   answered or timed out; the deletions and every net._http_response row
+ *   become visible together at COMMIT, all with `created` = the batch's start;
+ * - requests queued meanwhile wait for the running batch (head-of-line);
+ * - a timeout leaves status_code null, timed_out true and an error text; no retries;
+ * - responses older than `pg_net.ttl` (6 hours) are deleted in each batch.
+ * Logs one JSON object per line to stdout; headers and bodies are never logged.
  */
 import postgres from "postgres";
+import { type QueuedRequest, sendRequest } from "./pg_net_send.ts";
 
 const DB_URL = Deno.env.get("PG_NET_DB_URL") ?? "postgresql://postgres@127.0.0.1:54322/postgres";
-const BATCH_SIZE = 200; // pg_net.batch_size
-const TTL = "6 hours"; // pg_net.ttl
-const POLL_MS = 1000;
-const PURGE_EVERY_MS = 60_000;
-
-type QueuedRequest = {
-  id: string;
-  method: string;
-  url: string;
-  headers: Record<string, string> | null;
-  body: Uint8Array | null;
-  timeout_milliseconds: number;
-};
-
-type Outcome = {
-  status_code: number | null;
-  content_type: string | null;
-  headers: Record<string, string> | null;
-  content: string | null;
-  timed_out: boolean;
-  error_msg: string | null;
-};
+const APPLICATION_NAME = "pg_net worker";
 
 function log(event: string, fields: Record<string, unknown> = {}): void {
   console.log(JSON.stringify({ time: new Date().toISOString(), event, ...fields }));
 }
 
+// One connection for batches (one statement at a time: Deno 2.1's node compat
+// crashes postgres.js when it pipelines, denoland/deno#29262); listen() opens
+// its own, so wake-ups arrive while a batch holds the first one.
 const sql = postgres(DB_URL, {
   max: 1,
   onnotice: () => {},
-  connection: { application_name: "pg_net worker" },
+  connection: { application_name: APPLICATION_NAME },
 });
 
-let dbChain: Promise<unknown> = Promise.resolve();
+let woken = true; // a fresh worker looks at the queue once, as the real one does at start
+let wake: (() => void) | null = null;
+let stopping = false;
 
-/**
- * Runs one statement at a time. Under Deno 2.1's node compat, postgres.js crashes
- * the process ("May not write null values to stream", denoland/deno#29262) when
- * it pipelines concurrent queries on a connection; 200 responses at once did.
- */
-function serially<T>(work: () => Promise<T>): Promise<T> {
-  const run = dbChain.then(work, work);
-  dbChain = run.catch(() => {});
-  return run;
+function onWake(): void {
+  woken = true;
+  wake?.();
 }
 
-let inFlight = 0;
-let draining = false;
-let wakeAgain = false;
-
-/** Sends one request; every failure becomes an outcome, never an exception. */
-async function send(req: QueuedRequest): Promise<Outcome> {
-  const signal = AbortSignal.timeout(req.timeout_milliseconds);
-  try {
-    const res = await fetch(req.url, {
-      method: req.method.toUpperCase(),
-      headers: req.headers ?? {},
-      body: req.body ?? undefined,
-      signal,
-      redirect: "follow",
-    });
-    const content = await res.text(); // the timeout covers the body too
-    return {
-      status_code: res.status,
-      content_type: res.headers.get("content-type"),
-      headers: Object.fromEntries(res.headers),
-      content,
-      timed_out: false,
-      error_msg: null,
-    };
-  } catch (err) {
-    const timedOut = signal.aborted;
-    return {
-      status_code: null,
-      content_type: null,
-      headers: null,
-      content: null,
-      timed_out: timedOut,
-      error_msg: timedOut
-        ? `Timeout of ${req.timeout_milliseconds} ms reached`
-        : (err instanceof Error ? err.message : String(err)),
-    };
-  }
+function nextWake(): Promise<void> {
+  if (woken || stopping) return Promise.resolve();
+  return new Promise((resolve) => (wake = resolve));
 }
 
-async function handle(req: QueuedRequest): Promise<void> {
-  const started = performance.now();
-  const out = await send(req);
-  try {
-    await serially(() =>
-      sql`
+/** Runs one batch in one transaction; returns how many requests it took. */
+async function runBatch(): Promise<{ taken: number; batchSize: number }> {
+  return await sql.begin(async (tx) => {
+    const [settings] = await tx`
+      select coalesce(nullif(current_setting('pg_net.batch_size', true), '')::int, 200) as batch_size,
+             coalesce(nullif(current_setting('pg_net.ttl', true), ''), '6 hours')::interval as ttl`;
+    const rows = await tx<QueuedRequest[]>`
+      delete from net.http_request_queue
+      where id in (select id from net.http_request_queue order by id
+                   limit ${settings.batch_size} for update skip locked)
+      returning id, method, url, headers, body, timeout_milliseconds`;
+    await tx`delete from net._http_response where created < now() - ${settings.ttl}::interval`;
+    if (rows.length === 0) return { taken: 0, batchSize: settings.batch_size };
+    const started = performance.now();
+    const outcomes = await Promise.all(rows.map(sendRequest));
+    await tx`
       insert into net._http_response
         (id, status_code, content_type, headers, content, timed_out, error_msg)
-      values (${req.id}, ${out.status_code}, ${out.content_type},
-              ${out.headers === null ? null : sql.json(out.headers)}, ${out.content},
-              ${out.timed_out}, ${out.error_msg})`
-    );
-  } catch (err) {
-    log("response_write_failed", { id: req.id, error: String(err) });
-  }
-  const url = new URL(req.url);
-  log("request_done", {
-    id: req.id,
-    method: req.method,
-    url: `${url.origin}${url.pathname}`, // no query string: it may carry tokens
-    status_code: out.status_code,
-    timed_out: out.timed_out,
-    error_msg: out.error_msg,
-    duration_ms: Math.round(performance.now() - started),
+      select id, status_code, content_type, headers, content, timed_out, error_msg
+      from jsonb_to_recordset(${tx.json(outcomes)}) as r(id bigint, status_code int,
+        content_type text, headers jsonb, content text, timed_out bool, error_msg text)`;
+    log("batch_done", {
+      requests: rows.length,
+      timed_out: outcomes.filter((o) => o.timed_out).length,
+      failed: outcomes.filter((o) => o.error_msg !== null && !o.timed_out).length,
+      held_ms: Math.round(performance.now() - started),
+    });
+    return { taken: rows.length, batchSize: settings.batch_size };
   });
 }
 
-/** Takes queued rows (up to BATCH_SIZE in flight) until the queue is empty. */
-async function drain(): Promise<void> {
-  if (draining) {
-    wakeAgain = true;
-    return;
-  }
-  draining = true;
-  try {
-    do {
-      wakeAgain = false;
-      const room = BATCH_SIZE - inFlight;
-      if (room <= 0) break; // a finishing request calls drain() again
-      const rows = await serially(() =>
-        sql<QueuedRequest[]>`
-          delete from net.http_request_queue
-          where id in (select id from net.http_request_queue order by id limit ${room}
-                       for update skip locked)
-          returning id, method, url, headers, body, timeout_milliseconds`
-      );
-      for (const row of rows) {
-        inFlight++;
-        handle(row).finally(() => {
-          inFlight--;
-          void drain();
-        });
-      }
-      if (rows.length === room) wakeAgain = true;
-    } while (wakeAgain);
-  } catch (err) {
-    log("drain_failed", { error: String(err) });
-  } finally {
-    draining = false;
+async function work(): Promise<void> {
+  while (!stopping) {
+    await nextWake();
+    if (stopping) break;
+    woken = false;
+    wake = null;
+    try {
+      const { taken, batchSize } = await runBatch();
+      // A full batch may have left requests whose wake-up came before it began.
+      if (taken === batchSize) woken = true;
+    } catch (err) {
+      log("batch_failed", { error: String(err) });
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      woken = true;
+    }
   }
 }
 
-async function purgeOld(): Promise<void> {
-  try {
-    const res = await serially(() =>
-      sql`delete from net._http_response where created < now() - ${TTL}::interval`
-    );
-    if (res.count > 0) log("responses_purged", { count: res.count });
-  } catch (err) {
-    log("purge_failed", { error: String(err) });
-  }
-}
-
-await sql.listen("pg_net_wake", () => void drain(), () => log("listening"));
-setInterval(() => void drain(), POLL_MS);
-setInterval(() => void purgeOld(), PURGE_EVERY_MS);
-log("worker_started", { batch_size: BATCH_SIZE, ttl: TTL });
-await purgeOld();
-await drain();
-
+await sql.listen("pg_net_wake", onWake, () => log("listening"));
+await sql.listen("pg_net_restart", () => {
+  log("restart_requested");
+  onWake();
+});
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   Deno.addSignalListener(signal, async () => {
-    log("worker_stopping", { in_flight: inFlight });
+    log("worker_stopping");
+    stopping = true;
+    wake?.();
     await sql.end({ timeout: 2 });
     Deno.exit(0);
   });
 }
+log("worker_started");
+await work();

@@ -156,6 +156,9 @@ shared_preload_libraries = 'pg_cron'
 cron.database_name = 'postgres'
 cron.use_background_workers = on
 max_worker_processes = 32
+# Read by the pg_net stand-in's worker, as the real worker reads them.
+pg_net.batch_size = 200
+pg_net.ttl = '6 hours'
 log_timezone = 'UTC'
 timezone = 'UTC'
 EOF

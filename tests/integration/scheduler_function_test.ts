@@ -41,15 +41,19 @@ Deno.test("a wrong or missing secret gets 401 and leaves no row", async () => {
   }
 });
 
-Deno.test("an unknown job gets 404 and a failed row naming it", async () => {
+Deno.test("an unknown job gets 404 and a failed row naming it; a caller's claim to be cron is not believed", async () => {
   const sql = connect();
   try {
     const name = `no_such_job_${crypto.randomUUID().slice(0, 8)}`;
-    const { status } = await callScheduler({ job_name: name, trigger: "cron" });
+    const { status } = await callScheduler({
+      job_name: name,
+      trigger: "cron",
+      dispatch_id: crypto.randomUUID(),
+    });
     assert.equal(status, 404);
     const rows = await sql`select status, trigger, error_message from scheduler_execution_log
       where job_name = ${name}`;
-    assert.deepEqual(rows.map((r) => [r.status, r.trigger]), [["failed", "cron"]]);
+    assert.deepEqual(rows.map((r) => [r.status, r.trigger]), [["failed", "manual"]]);
     assert.match(rows[0].error_message, /no handler is registered/);
   } finally {
     await sql.end();
@@ -87,7 +91,7 @@ Deno.test("two overlapping runs of one job: the second is skipped and recorded",
     // Poll until the first run holds the lease, then start the second.
     for (let i = 0; i < 100; i++) {
       const [held] = await sql`select count(*)::int as n from scheduler_job_lease
-        where job_name = 'heartbeat'`;
+        where job_name = 'heartbeat' and owner is not null`;
       if (held.n > 0) break;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
