@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import type postgres from "postgres";
 import { runCli } from "../support/cli.ts";
-import { poll } from "../support/poll.ts";
+import { poll, uniqueSlot } from "../support/nightly.ts";
 import { connect, stackEnv } from "../support/stack.ts";
 import { WebhookReceiver } from "../support/webhook_receiver.ts";
 
@@ -43,7 +43,7 @@ Deno.test("a night whose job fails all attempts raises one alert and one webhook
   const receiver = new WebhookReceiver();
   // A night of its own, far ahead, so no other run of the heartbeat touches it
   // and the test can run again on the same stack.
-  const slot = await slotDaysAgo(sql, -(1000 + Math.floor(Math.random() * 50_000)));
+  const slot = uniqueSlot();
   const [policy] = await sql`select max_attempts, retry_backoff_ms, pause_after_failed_nights
     from scheduler_nightly_job where job_name = 'heartbeat'`;
   const [{ url }] = await sql`select decrypted_secret as url from vault.decrypted_secrets
