@@ -7,6 +7,7 @@ import {
   certificationExpiryTable,
 } from "./certification_expiry_bench.ts";
 import { dispatchBench, dispatchTable } from "./dispatch_bench.ts";
+import { alertCheckBench, retentionBench, retentionTables } from "./retention_bench.ts";
 import { coldStartBench, dispatchAndLogBench, stackTables } from "./stack_bench.ts";
 
 const quick = Deno.args.includes("--quick");
@@ -29,6 +30,8 @@ if (!stackUp) {
 }
 console.log("==> cold start and dispatch + log on the local stack");
 console.log(stackTables(await coldStartBench(), await dispatchAndLogBench()), "\n");
+console.log("==> retention purge (200,000 old log rows) and the alert check on the local stack");
+console.log(retentionTables(await retentionBench(), await alertCheckBench()), "\n");
 const sizes = quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000];
 console.log(`==> certification_expiry_check at ${sizes.join(", ")} certifications (takes minutes)`);
 console.log(certificationExpiryTable(await certificationExpiryBench(sizes)));
