@@ -122,5 +122,7 @@ grant execute on function public.scheduler_retention_targets() to service_role;
 select cron.unschedule('nightly-scheduler-trim-cron-history')
 where exists (select from cron.job where jobname = 'nightly-scheduler-trim-cron-history');
 
-insert into public.scheduler_nightly_job (job_name) values ('scheduler_retention')
+-- At 03:30 UTC, once the 02:00 jobs are done, so the purge's batches never
+-- contend with them (the reconcile sweep starts jobs with a run_at).
+insert into public.scheduler_nightly_job (job_name, run_at) values ('scheduler_retention', '03:30')
 on conflict (job_name) do nothing;

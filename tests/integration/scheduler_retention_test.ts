@@ -38,9 +38,10 @@ Deno.test("scheduler_retention runs through the function, is logged, and deletes
 Deno.test("scheduler_retention is a nightly job and replaces the unrecorded pg_cron trim", async () => {
   const sql = connect();
   try {
-    const [nightly] = await sql`select enabled from scheduler_nightly_job
+    const [nightly] = await sql`select enabled, run_at from scheduler_nightly_job
       where job_name = 'scheduler_retention'`;
     assert.equal(nightly?.enabled, true);
+    assert.equal(nightly?.run_at, "03:30:00", "after the 02:00 jobs");
     const trims =
       await sql`select 1 from cron.job where jobname = 'nightly-scheduler-trim-cron-history'`;
     assert.equal(trims.length, 0);
