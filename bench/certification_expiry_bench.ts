@@ -16,7 +16,7 @@ import {
   certificationExpiryCheck,
   DEFAULT_BATCH_SIZE,
 } from "../src/jobs/certification_expiry_check.ts";
-import { connect, stackEnv } from "../tests/support/stack.ts";
+import { connect, stackEnv } from "../local/stack.ts";
 import {
   ANCHOR,
   dropRoster,

@@ -2,7 +2,7 @@
 // purge batch (one delete transaction, so how long its locks are held) takes
 // at a year's backlog, and what one alert check costs.
 import postgres from "postgres";
-import { connect } from "../tests/support/stack.ts";
+import { connect } from "../local/stack.ts";
 import { ms, summarize, type Summary, table } from "./stats.ts";
 
 /** Per-batch timings of purging `rows` log rows past their period, `batchSize` at a time. */

@@ -2,7 +2,7 @@
 // dispatch + log cost through the gateway, each beside a baseline measured in
 // the same run (a bare Deno.serve, and a request the function refuses before
 // touching the database), since only ratios mean anything on a shared machine.
-import { connect, functionUrl, stackEnv } from "../tests/support/stack.ts";
+import { connect, functionUrl, stackEnv } from "../local/stack.ts";
 import { ms, summarize, type Summary, table } from "./stats.ts";
 
 const DENO = new URL("../tools/node_modules/deno/deno", import.meta.url).pathname;

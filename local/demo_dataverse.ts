@@ -4,9 +4,10 @@
 // On start it writes .local/demo_dataverse.env with the HLF_DYNAMICS_* settings
 // that point the function at it (demo values, not secrets).
 //   GET /_demo/stats -> {"rows": n, "upserts": n, "tokens": n}
-import { FAKE_APP, FakeDataverse } from "../tests/support/fake_dataverse.ts";
+import { FAKE_APP, FakeDataverse } from "./fake_dataverse.ts";
+import { platform } from "./platform.ts";
 
-const PORT = Number(Deno.env.get("DEMO_DATAVERSE_PORT") ?? 54350);
+const PORT = platform.DEMO_PORTAL_PORT;
 const ENV_FILE = new URL("../.local/demo_dataverse.env", import.meta.url);
 
 const portal = new FakeDataverse();

@@ -16,8 +16,11 @@
  */
 import postgres from "postgres";
 import { type QueuedRequest, sendRequest } from "./pg_net_send.ts";
+import { platform } from "./platform.ts";
 
-const DB_URL = Deno.env.get("PG_NET_DB_URL") ?? "postgresql://postgres@127.0.0.1:54322/postgres";
+// Like the real worker, it connects as the cluster's superuser (pg_net.username unset).
+const DB_URL = Deno.env.get("PG_NET_DB_URL") ??
+  `postgresql://supabase_admin@127.0.0.1:${platform.PG_PORT}/postgres`;
 const APPLICATION_NAME = "pg_net worker";
 
 function log(event: string, fields: Record<string, unknown> = {}): void {
@@ -66,7 +69,9 @@ async function runBatch(): Promise<{ taken: number; batchSize: number }> {
       insert into net._http_response
         (id, status_code, content_type, headers, content, timed_out, error_msg)
       select id, status_code, content_type, headers, content, timed_out, error_msg
-      from jsonb_to_recordset(${tx.json(outcomes)}) as r(id bigint, status_code int,
+      from jsonb_to_recordset(${
+      tx.json(outcomes as unknown as postgres.JSONValue)
+    }) as r(id bigint, status_code int,
         content_type text, headers jsonb, content text, timed_out bool, error_msg text)`;
     log("batch_done", {
       requests: rows.length,

@@ -4,13 +4,15 @@
 # anon. Takes up to ~70 s (waits for the next whole minute for pg_cron).
 #   bash local/smoke.sh
 set -euo pipefail
-DB_URL="postgresql://postgres@127.0.0.1:54322/postgres"
-q() { PGOPTIONS="-c client_min_messages=warning" /usr/lib/postgresql/15/bin/psql "$DB_URL" -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+# shellcheck disable=SC1091
+. "$(dirname "${BASH_SOURCE[0]}")/platform.env"
+DB_URL="postgresql://postgres@127.0.0.1:$PG_PORT/postgres"
+q() { PGOPTIONS="-c client_min_messages=warning" "$PGBIN/psql" "$DB_URL" -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 ok() { echo "ok   $*"; }
 die() { echo "FAIL $*" >&2 && exit 1; }
 
 # pg_net: one POST, answered by the function (any HTTP status) through the gateway.
-id=$(q -c "select net.http_post(url := 'http://127.0.0.1:54321/functions/v1/nightly-scheduler',
+id=$(q -c "select net.http_post(url := 'http://127.0.0.1:$API_PORT/functions/v1/nightly-scheduler',
   body := '{}'::jsonb, headers := jsonb_build_object('Content-Type', 'application/json'),
   timeout_milliseconds := 5000)")
 for _ in $(seq 1 50); do
@@ -45,8 +47,9 @@ job=$(q -c "select cron.schedule('local-smoke', '* * * * *', 'select 1')")
 unschedule() { q -c "select cron.unschedule('local-smoke')" >/dev/null 2>&1 || true; }
 trap unschedule EXIT
 for _ in $(seq 1 75); do
+  # pg_cron records the run as 'running' first: wait for its end.
   ran=$(q -c "select status from cron.job_run_details where jobid = $job order by runid desc limit 1")
-  [ -n "$ran" ] && break
+  case "$ran" in succeeded | failed) break ;; esac
   sleep 1
 done
 [ "$ran" = succeeded ] || die "pg_cron job did not run (status '${ran:-none}')"

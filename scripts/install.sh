@@ -7,7 +7,9 @@ set -euo pipefail
 shopt -s nullglob
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PG_SHARE=/usr/share/postgresql/15/extension
+# PGBIN, PG_SHARE (and the ports) come from the one file that names them.
+# shellcheck disable=SC1091
+. "$ROOT/local/platform.env"
 # Deno reaches the npm registry through this machine's TLS proxy.
 export DENO_CERT=/etc/ssl/certs/ca-certificates.crt
 say() { echo "==> $*"; }
@@ -24,7 +26,7 @@ install_extensions() {
 }
 
 install_postgres() {
-  if [ -x /usr/lib/postgresql/15/bin/postgres ] && [ -f "$PG_SHARE/pg_cron.control" ] \
+  if [ -x "$PGBIN/postgres" ] && [ -f "$PG_SHARE/pg_cron.control" ] \
     && [ -f "$PG_SHARE/pgcrypto.control" ] && [ -f "$PG_SHARE/pgtap.control" ] \
     && command -v pg_prove >/dev/null; then
     return

@@ -10,29 +10,17 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export PATH="$ROOT/tools/node_modules/.bin:$PATH"
 export DENO_CERT=/etc/ssl/certs/ca-certificates.crt RUST_BACKTRACE=0
 cd "$ROOT"
+# shellcheck disable=SC1091
+. local/platform.env
 
 bash scripts/install.sh
 
-# HLF's Dynamics portal is stood in for by local/demo_dataverse.ts, and the
-# function is started with HLF_DYNAMICS_* pointing at it, so the sync runs for real.
-mkdir -p .local/logs .local/run
-if ! { pid=$(cat .local/run/demo_dataverse.pid 2>/dev/null) && kill -0 "$pid" 2>/dev/null; }; then
-  echo "==> starting the demo Dynamics portal (local/demo_dataverse.ts) on 127.0.0.1:54350"
-  rm -f .local/demo_dataverse.env
-  setsid tools/node_modules/deno/deno run --allow-net=127.0.0.1 --allow-read --allow-write=.local \
-    --allow-env local/demo_dataverse.ts >>.local/logs/demo_dataverse.log 2>&1 </dev/null &
-  echo $! >.local/run/demo_dataverse.pid
-fi
-for _ in $(seq 1 100); do [ -s .local/demo_dataverse.env ] && break; sleep 0.1; done
-[ -s .local/demo_dataverse.env ] || { echo "error: the demo portal did not start; see .local/logs/demo_dataverse.log" >&2; exit 1; }
-set -a
-# shellcheck disable=SC1091
-. .local/demo_dataverse.env
-set +a
-bash local/stack.sh up
+# HLF's Dynamics portal is stood in for by local/demo_dataverse.ts; --demo-portal
+# starts it and points the function's HLF_DYNAMICS_* at it, so the sync runs for real.
+bash local/stack.sh up --demo-portal
 if [ -f local/seed_roster.sql ]; then
   echo "==> seeding the demo roster (only when absent)"
-  /usr/lib/postgresql/15/bin/psql "postgresql://postgres@127.0.0.1:54322/postgres" -X -q \
+  "$PGBIN/psql" "postgresql://postgres@127.0.0.1:$PG_PORT/postgres" -X -q \
     -v ON_ERROR_STOP=1 -f local/seed_roster.sql
 fi
 deno run --allow-net --allow-read --allow-env --allow-sys scripts/run_nightly.ts

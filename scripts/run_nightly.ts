@@ -1,7 +1,8 @@
 // Runs every registered nightly job the way pg_cron does at 02:00 UTC (SQL ->
 // pg_net -> gateway -> function), waits for the answers, and prints the log rows.
 import postgres from "postgres";
-import { stackEnv } from "../tests/support/stack.ts";
+import { stackEnv } from "../local/stack.ts";
+import { platform } from "../local/platform.ts";
 
 const WAIT_MS = 180_000;
 const env = stackEnv();
@@ -46,7 +47,10 @@ try {
     error: r.error_message ?? "",
     summary: r.summary === null ? "" : JSON.stringify(r.summary),
   })));
-  const demo = await fetch("http://127.0.0.1:54350/_demo/stats").then((r) => r.json(), () => null);
+  const demo = await fetch(`http://127.0.0.1:${platform.DEMO_PORTAL_PORT}/_demo/stats`).then(
+    (r) => r.json(),
+    () => null,
+  );
   if (demo) {
     console.log(
       `==> demo Dynamics portal: ${demo.rows} records held, ${demo.upserts} upserts, ${demo.tokens} token(s) issued`,

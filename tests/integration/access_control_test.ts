@@ -1,6 +1,6 @@
 // Through PostgREST, only the service role reaches the log, the lease, the secret and Vault.
 import assert from "node:assert/strict";
-import { connect, signJwt, stackEnv } from "../support/stack.ts";
+import { connect, signJwt, stackEnv } from "../../local/stack.ts";
 
 const env = stackEnv();
 const rest = (path: string, key: string, init: RequestInit = {}) =>

@@ -11,7 +11,7 @@ import {
   rosterState,
   testOrganisationCode,
 } from "../support/certification_roster.ts";
-import { callScheduler, connect, signJwt, stackEnv } from "../support/stack.ts";
+import { callScheduler, connect, signJwt, stackEnv } from "../../local/stack.ts";
 
 const JOB = "certification_expiry_check";
 

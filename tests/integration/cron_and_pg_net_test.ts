@@ -1,6 +1,6 @@
 // The path pg_cron uses: cron.job -> scheduler_dispatch() -> Vault -> pg_net -> gateway -> function.
 import assert from "node:assert/strict";
-import { connect, stackEnv } from "../support/stack.ts";
+import { connect, stackEnv } from "../../local/stack.ts";
 import { dropSlot, poll, slotRuns, uniqueSlot } from "../support/nightly.ts";
 import type postgres from "postgres";
 

@@ -2,7 +2,7 @@
 // (random port, started and stopped by each test). Sleeps and the clock are
 // injected, so retries cost no wall time.
 import assert from "node:assert/strict";
-import { FAKE_APP, FakeDataverse } from "../support/fake_dataverse.ts";
+import { FAKE_APP, FakeDataverse } from "../../local/fake_dataverse.ts";
 import { aCertificationStatus, aDataverseClient } from "../support/dynamics_fakes.ts";
 
 const signal = () => new AbortController().signal;

@@ -1,6 +1,6 @@
 // The local gateway must behave like hosted Supabase's in the ways the scheduler feels.
 import assert from "node:assert/strict";
-import { stackEnv } from "../support/stack.ts";
+import { stackEnv } from "../../local/stack.ts";
 
 const env = stackEnv();
 

@@ -10,10 +10,10 @@ import { SupabaseCertificationChangeFeed } from "../../src/infrastructure/supaba
 import { createServiceClient } from "../../src/infrastructure/supabase/supabase_client.ts";
 import { SupabaseJobLock } from "../../src/infrastructure/supabase/supabase_job_lock.ts";
 import { hlfDynamicsSync } from "../../src/jobs/hlf_dynamics_sync.ts";
-import { FakeDataverse } from "../support/fake_dataverse.ts";
+import { FakeDataverse } from "../../local/fake_dataverse.ts";
 import { aDataverseClient } from "../support/dynamics_fakes.ts";
 import { RecordingLogger } from "../support/fakes.ts";
-import { callScheduler, connect, stackEnv } from "../support/stack.ts";
+import { callScheduler, connect, stackEnv } from "../../local/stack.ts";
 
 /** A throwaway organisation with `count` certifications, a fake portal and a RunJob for the sync. */
 async function scenario(sql: postgres.Sql, count: number) {

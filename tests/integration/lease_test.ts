@@ -2,7 +2,7 @@
 // scheduler_close_dead_run) on the real database.
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { connect, stackEnv } from "../support/stack.ts";
+import { connect, stackEnv } from "../../local/stack.ts";
 
 const TTL_MS = 30_000;
 

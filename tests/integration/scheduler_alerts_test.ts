@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import type postgres from "postgres";
 import { runCli } from "../support/cli.ts";
 import { poll, uniqueSlot } from "../support/nightly.ts";
-import { connect, stackEnv } from "../support/stack.ts";
+import { connect, stackEnv } from "../../local/stack.ts";
 import { WebhookReceiver } from "../support/webhook_receiver.ts";
 
 const WEBHOOK = "nightly_scheduler_alert_webhook_url";

@@ -1,7 +1,7 @@
 // The `scheduler` CLI end to end against the local stack.
 import assert from "node:assert/strict";
 import { allOutput, type CliRun, runCli } from "../support/cli.ts";
-import { connect, stackEnv } from "../support/stack.ts";
+import { connect, stackEnv } from "../../local/stack.ts";
 
 /** The one error line of a failed run (progress lines may precede it on stderr). */
 function errorLine(run: CliRun): string {

@@ -2,7 +2,7 @@
 // misconfiguration it checks reported when it is introduced (then undone).
 import assert from "node:assert/strict";
 import { type CliRun, runCli } from "../support/cli.ts";
-import { connect, functionUrl, stackEnv } from "../support/stack.ts";
+import { connect, functionUrl, stackEnv } from "../../local/stack.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 

@@ -1,7 +1,7 @@
 // The function through the local gateway, with the real Postgres, PostgREST and Vault stand-in.
 import assert from "node:assert/strict";
 import { MIN_FRESH_READ_INTERVAL_MS } from "../../src/infrastructure/supabase/vault_secret_store.ts";
-import { callScheduler, connect, stackEnv } from "../support/stack.ts";
+import { callScheduler, connect, stackEnv } from "../../local/stack.ts";
 
 Deno.test("POST with the Vault secret runs the job and writes a complete scheduler_execution_log row", async () => {
   const sql = connect();

@@ -1,6 +1,6 @@
 // The nightly purge through the function: recorded like any run, deletes only past its period.
 import assert from "node:assert/strict";
-import { callScheduler, connect } from "../support/stack.ts";
+import { callScheduler, connect } from "../../local/stack.ts";
 
 Deno.test("scheduler_retention runs through the function, is logged, and deletes only rows past their period", async () => {
   const sql = connect();

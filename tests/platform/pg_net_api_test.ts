@@ -2,7 +2,8 @@
 // function with its arguments and defaults, every type, the grants, and nothing
 // the real extension lacks.
 import assert from "node:assert/strict";
-import { connect } from "../support/stack.ts";
+import { connect } from "../../local/stack.ts";
+import { functionSignatures, rolledBack } from "./catalog.ts";
 
 // From pg_net 0.20's install script (sql/pg_net.sql).
 const FUNCTIONS = [
@@ -27,11 +28,12 @@ const FUNCTIONS = [
 Deno.test("pg_net API: schema net has exactly pg_net 0.20's functions, arguments and defaults", async () => {
   const sql = connect();
   try {
-    const rows = await sql`select p.proname || '(' || pg_get_function_arguments(p.oid) || ') -> '
-        || pg_get_function_result(p.oid) as signature, p.prosecdef
-      from pg_proc p where p.pronamespace = 'net'::regnamespace order by p.proname`;
-    assert.deepEqual(rows.map((r) => r.signature), FUNCTIONS);
-    assert.ok(rows.every((r) => !r.prosecdef), "no pg_net 0.20 function is security definer");
+    const functions = await functionSignatures(sql, "net");
+    assert.deepEqual(functions.map((f) => f.signature), FUNCTIONS);
+    assert.ok(
+      functions.every((f) => !f.securityDefiner),
+      "no pg_net 0.20 function is security definer",
+    );
   } finally {
     await sql.end();
   }
@@ -93,8 +95,8 @@ Deno.test("pg_net API: usage on net and the queue's rows are open to every role,
 Deno.test("pg_net API: http_post keeps headers := null, adds a missing Content-Type, rejects any other", async () => {
   const sql = connect();
   try {
-    await sql.begin(async (tx) => {
-      // Rolled back below: nothing reaches the worker.
+    // Rolled back: nothing reaches the worker.
+    await rolledBack(sql, async (tx) => {
       const queued = async (id: string) =>
         (await tx`select headers from net.http_request_queue where id = ${id}`)[0];
       const [a] =
@@ -109,16 +111,11 @@ Deno.test("pg_net API: http_post keeps headers := null, adds a missing Content-T
         tx`select net.http_post('http://127.0.0.1:9/', headers := '{"content-type": "text/plain"}')`,
         /Content-Type header must be "application\/json"/,
       );
-      throw new RollbackSignal();
-    }).catch((err) => {
-      if (!(err instanceof RollbackSignal)) throw err;
     });
   } finally {
     await sql.end();
   }
 });
-
-class RollbackSignal extends Error {}
 
 Deno.test("pg_net API: params are url-encoded and appended; _http_collect_response reads a row", async () => {
   const sql = connect();

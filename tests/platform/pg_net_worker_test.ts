@@ -4,7 +4,7 @@
 // batch, head-of-line waiting, woken not polled, time-outs recorded.
 import assert from "node:assert/strict";
 import type postgres from "postgres";
-import { connect } from "../support/stack.ts";
+import { connect } from "../../local/stack.ts";
 import { startProbe, waitFor } from "./http_probe.ts";
 
 const SLOW_MS = 3000;
@@ -173,6 +173,29 @@ Deno.test("pg_net: a change committed while a batch is open stays out of an xmin
     );
   } finally {
     feed.release();
+    await probe.close();
+    await sql.end();
+  }
+});
+
+Deno.test("pg_net: each batch deletes responses older than pg_net.ttl (6 hours) and keeps younger ones", async () => {
+  const sql = connect();
+  const probe = startProbe();
+  const [old, young] = [-880001, -880002];
+  try {
+    await sql`insert into net._http_response (id, status_code, timed_out, created) values
+      (${old}, 200, false, now() - interval '6 hours 1 minute'),
+      (${young}, 200, false, now() - interval '5 hours 59 minutes')`;
+    const [{ id }] = await sql`select net.http_get(${probe.url("/ttl")})::text as id`;
+    await waitFor("the batch to commit", 20_000, async () => {
+      const rows = await responses(sql, [id]);
+      return rows.length > 0 ? true : undefined;
+    });
+    const kept = await sql`select id::int from net._http_response
+      where id in (${old}, ${young})`;
+    assert.deepEqual(kept.map((r) => r.id), [young]);
+  } finally {
+    await sql`delete from net._http_response where id in (${old}, ${young})`;
     await probe.close();
     await sql.end();
   }

@@ -19,7 +19,7 @@ import {
 } from "../../src/infrastructure/dynamics/dataverse_portal_client.ts";
 import type { Sleep } from "../../src/infrastructure/dynamics/http_retry.ts";
 import { Redacted } from "../../src/infrastructure/dynamics/redacted.ts";
-import { FAKE_APP } from "./fake_dataverse.ts";
+import { FAKE_APP } from "../../local/fake_dataverse.ts";
 import { RecordingLogger, SteppingClock } from "./fakes.ts";
 
 /** A certification status with readable defaults; `n` makes the ids distinct and sortable. */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { loadConfig } from "../../src/infrastructure/config.ts";
 
 const base = {
-  SUPABASE_URL: "http://127.0.0.1:54321",
+  SUPABASE_URL: "http://127.0.0.1:8000",
   SUPABASE_SERVICE_ROLE_KEY: "service-role-key-value",
 };
 
@@ -18,12 +18,12 @@ Deno.test("loadConfig() reads the environment, budget and port", () => {
     ...base,
     SCHEDULER_ENVIRONMENT: "staging",
     SCHEDULER_JOB_BUDGET_MS: "30000",
-    PORT: "54340",
+    PORT: "8081",
   };
   const config = loadConfig((name) => env[name]);
   assert.equal(config.environment, "staging");
   assert.equal(config.jobBudgetMs, 30_000);
-  assert.equal(config.port, 54340);
+  assert.equal(config.port, 8081);
 });
 
 Deno.test("loadConfig() names missing or invalid variables without echoing values", () => {

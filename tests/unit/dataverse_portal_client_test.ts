@@ -1,7 +1,7 @@
 // The Dataverse client's token cache and retry rules, over an in-process fake
 // (injected fetch, clock and sleep): no sockets, no timers.
 import assert from "node:assert/strict";
-import { FAKE_APP, FakeDataverse } from "../support/fake_dataverse.ts";
+import { FAKE_APP, FakeDataverse } from "../../local/fake_dataverse.ts";
 import { aCertificationStatus, aDataverseClient } from "../support/dynamics_fakes.ts";
 
 const BASE = "http://dataverse.test";

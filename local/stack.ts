@@ -1,18 +1,20 @@
-// Access to the local stack for integration tests: reads .local/stack.env,
-// which `deno task stack:up` writes, and opens direct SQL connections.
+// The shared harness (LOCAL ONLY) of tests, scripts and benchmarks: reads
+// .local/stack.env, which `bash local/stack.sh up` writes, and opens direct SQL connections.
 import postgres from "postgres";
 
 /** What the running local stack publishes. */
 export interface StackEnv {
   API_URL: string;
   DB_URL: string;
+  /** The cluster's superuser (supabase_admin), for test tooling only: postgres is not one. */
+  ADMIN_DB_URL: string;
   ANON_KEY: string;
   SERVICE_ROLE_KEY: string;
   JWT_SECRET: string;
   SCHEDULER_SECRET: string;
 }
 
-const STACK_ENV = new URL("../../.local/stack.env", import.meta.url);
+const STACK_ENV = new URL("../.local/stack.env", import.meta.url);
 
 /** Reads .local/stack.env, failing with the command to run when the stack is down. */
 export function stackEnv(): StackEnv {
@@ -31,6 +33,7 @@ export function stackEnv(): StackEnv {
     const key of [
       "API_URL",
       "DB_URL",
+      "ADMIN_DB_URL",
       "ANON_KEY",
       "SERVICE_ROLE_KEY",
       "JWT_SECRET",
@@ -45,6 +48,11 @@ export function stackEnv(): StackEnv {
 /** A direct SQL connection as postgres; close it with `await sql.end()`. */
 export function connect(env = stackEnv()): postgres.Sql {
   return postgres(env.DB_URL, { max: 4, onnotice: () => {} });
+}
+
+/** A direct SQL connection as supabase_admin, the superuser: for test tooling only. */
+export function connectAdmin(env = stackEnv()): postgres.Sql {
+  return postgres(env.ADMIN_DB_URL, { max: 2, onnotice: () => {} });
 }
 
 /** The function's URL behind the local gateway. */

@@ -1,0 +1,43 @@
+-- Who may call the scheduler's SQL: the dispatch functions belong to pg_cron
+-- (postgres) alone, the function's RPCs to service_role, and the API roles
+-- reach neither them nor Vault. As postgres (not a superuser, as on hosted),
+-- in a rolled-back transaction. What PostgREST answers those roles stays in
+-- tests/integration/access_control_test.ts.
+begin;
+create extension if not exists pgtap with schema extensions;
+set local search_path = extensions, public;
+
+select plan(17);
+
+select is(has_function_privilege(r, f, 'execute'), false, format('%s cannot execute %s', r, f))
+from unnest(array['public.scheduler_dispatch(text, date, jsonb)', 'public.scheduler_dispatch_nightly(date)']) as f
+cross join unnest(array['anon', 'authenticated', 'service_role']) as r;
+
+select is(has_function_privilege('service_role', f, 'execute'), true,
+  format('service_role can execute %s', f))
+from unnest(array[
+  'public.scheduler_start_run(uuid, text, uuid, timestamptz, integer, boolean, text)',
+  'public.scheduler_finish_run(uuid, text, text, timestamptz, text, jsonb, boolean)',
+  'public.certification_expire_batch(timestamptz, integer)',
+  'public.scheduler_certification_changes(text, text, uuid, integer)'
+]) as f;
+
+select is(has_function_privilege(r, 'public.scheduler_start_run(uuid, text, uuid, timestamptz, integer, boolean, text)',
+  'execute'), false, format('%s cannot start a run (take a lease)', r))
+from unnest(array['anon', 'authenticated']) as r;
+
+select is(has_schema_privilege(r, 'vault', 'usage'), false, format('%s has no usage on vault', r))
+from unnest(array['anon', 'authenticated']) as r;
+
+-- postgres is not a superuser, yet its security-definer functions read Vault.
+select is((select rolsuper from pg_roles where rolname = 'postgres'), false,
+  'postgres is not a superuser, as on hosted');
+select is((select r.rolname from pg_extension e join pg_roles r on r.oid = e.extowner
+  where e.extname = 'supabase_vault'), 'supabase_admin', 'supabase_admin owns Vault');
+set local role service_role;
+select isnt(public.scheduler_current_secret(), null,
+  'service_role reads the secret through postgres''s security-definer function');
+reset role;
+
+select * from finish();
+rollback;
