@@ -6,7 +6,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
 
-select plan(9);
+select plan(15);
 
 -- Whatever the background pg_cron check does, it waits for this transaction.
 -- (The checks below also judge the stack's real jobs at these instants; the
@@ -103,6 +103,19 @@ select is(
   (select resolved_by from public.scheduler_alert where job_name = 'alert_probe' and slot = '2030-01-02'),
   '00000000-0000-0000-0000-00000000b003'::uuid, 'resolved_by names the successful run'
 );
+
+-- The alert table, the retention policy and the health view are closed to the API roles.
+select ok(
+  (select relrowsecurity from pg_class where oid = format('public.%I', t)::regclass),
+  format('row level security is on for %s', t)
+)
+from unnest(array['scheduler_alert', 'scheduler_retention_policy']) as t;
+select is(
+  has_table_privilege(r, format('public.%I', t), 'select, insert, update, delete'), false,
+  format('%s has no privilege on %s', r, t)
+)
+from unnest(array['scheduler_alert', 'scheduler_job_health']) as t
+cross join unnest(array['anon', 'authenticated']) as r;
 
 select * from finish();
 rollback;
