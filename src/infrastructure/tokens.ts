@@ -8,6 +8,7 @@ export const TOKENS = {
   CertificationExpiryStore: Symbol("CertificationExpiryStore"),
   CertificationChangeFeed: Symbol("CertificationChangeFeed"),
   DynamicsPortalClient: Symbol("DynamicsPortalClient"),
+  RetentionStore: Symbol("RetentionStore"),
   JobRegistry: Symbol("JobRegistry"),
   AuthorizeCaller: Symbol("AuthorizeCaller"),
   RunJob: Symbol("RunJob"),

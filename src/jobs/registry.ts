@@ -1,10 +1,12 @@
 import type { CertificationChangeFeed } from "../application/ports/certification_change_feed.ts";
 import type { CertificationExpiryStore } from "../application/ports/certification_expiry_store.ts";
 import type { DynamicsPortalClient } from "../application/ports/dynamics_portal_client.ts";
+import type { RetentionStore } from "../application/ports/retention_store.ts";
 import type { JobHandler, JobRegistry } from "../domain/job.ts";
 import { certificationExpiryCheck } from "./certification_expiry_check.ts";
 import { heartbeat } from "./heartbeat.ts";
 import { hlfDynamicsSync } from "./hlf_dynamics_sync.ts";
+import { schedulerRetention } from "./scheduler_retention.ts";
 
 /**
  * The ports jobs need, bound here so a handler gets only its own and never a
@@ -14,6 +16,7 @@ export interface JobPorts {
   readonly certificationExpiryStore: CertificationExpiryStore;
   readonly certificationChangeFeed: CertificationChangeFeed;
   readonly dynamicsPortalClient: DynamicsPortalClient;
+  readonly retentionStore: RetentionStore;
 }
 
 /** Every job the scheduler can run. Adding a job: one file in src/jobs/ and one line here. */
@@ -25,5 +28,6 @@ export function createJobRegistry(ports: JobPorts): JobRegistry {
       "hlf_dynamics_sync",
       hlfDynamicsSync({ portal: ports.dynamicsPortalClient, feed: ports.certificationChangeFeed }),
     ],
+    ["scheduler_retention", schedulerRetention(ports.retentionStore)],
   ]);
 }

@@ -15,6 +15,7 @@ import { SupabaseCertificationChangeFeed } from "../../../src/infrastructure/sup
 import { SupabaseCertificationExpiryStore } from "../../../src/infrastructure/supabase/supabase_certification_expiry_store.ts";
 import { createServiceClient } from "../../../src/infrastructure/supabase/supabase_client.ts";
 import { SupabaseJobLock } from "../../../src/infrastructure/supabase/supabase_job_lock.ts";
+import { SupabaseRetentionStore } from "../../../src/infrastructure/supabase/supabase_retention_store.ts";
 import { VaultSecretStore } from "../../../src/infrastructure/supabase/vault_secret_store.ts";
 import { TOKENS } from "../../../src/infrastructure/tokens.ts";
 import { createJobRegistry } from "../../../src/jobs/registry.ts";
@@ -43,6 +44,9 @@ c.register(TOKENS.CertificationExpiryStore, {
 c.register(TOKENS.CertificationChangeFeed, {
   useFactory: (d) => new SupabaseCertificationChangeFeed(d.resolve(TOKENS.SupabaseClient)),
 });
+c.register(TOKENS.RetentionStore, {
+  useFactory: (d) => new SupabaseRetentionStore(d.resolve(TOKENS.SupabaseClient)),
+});
 // The no-op client unless HLF_DYNAMICS_SYNC_ENABLED=true; see dynamics_config.ts.
 c.register(TOKENS.DynamicsPortalClient, {
   useFactory: (d) =>
@@ -58,6 +62,7 @@ c.register(TOKENS.JobRegistry, {
       certificationExpiryStore: d.resolve(TOKENS.CertificationExpiryStore),
       certificationChangeFeed: d.resolve(TOKENS.CertificationChangeFeed),
       dynamicsPortalClient: d.resolve(TOKENS.DynamicsPortalClient),
+      retentionStore: d.resolve(TOKENS.RetentionStore),
     }),
 });
 c.register(TOKENS.AuthorizeCaller, {
