@@ -20,6 +20,7 @@ import {
   dispatchAndLogBench,
   stackTables,
 } from "./stack_bench.ts";
+import { alertCheckBench, retentionBench, retentionTables } from "./retention_bench.ts";
 
 const quick = Deno.args.includes("--quick");
 const stackUp = await Deno.stat(new URL("../.local/stack.env", import.meta.url)).then(
@@ -47,6 +48,8 @@ console.log(
   "==> certification RPCs for a coordinator of 2,000 mentors in 100,000 / 300,000 certifications",
 );
 console.log(visibilityTable(await coordinatorVisibilityBench()), "\n");
+console.log("==> retention purge (200,000 old log rows) and the alert check on the local stack");
+console.log(retentionTables(await retentionBench(), await alertCheckBench()), "\n");
 console.log("==> hlf_dynamics_sync against the fake Dataverse over HTTP (about 2 minutes)");
 console.log(hlfSyncTable(await hlfSyncBench()), "\n");
 const sizes = quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000];

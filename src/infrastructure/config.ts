@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { parseEnv } from "./env.ts";
+import { EnvironmentError, parseEnv } from "./env.ts";
+import { supabaseSecretKey } from "./supabase_secret_key.ts";
 
 /** Where the function runs; production refuses manual triggers. */
 export type Environment = "local" | "development" | "staging" | "production";
@@ -7,6 +8,7 @@ export type Environment = "local" | "development" | "staging" | "production";
 /** Everything the function reads from its environment, validated once at start-up. */
 export interface SchedulerConfig {
   readonly supabaseUrl: string;
+  /** The server-side API key: SUPABASE_SECRET_KEYS' default key, or the legacy service_role key. */
   readonly serviceRoleKey: string;
   readonly environment: Environment;
   readonly jobBudgetMs: number;
@@ -20,7 +22,6 @@ export interface SchedulerConfig {
 
 const schema = z.object({
   SUPABASE_URL: z.url(),
-  SUPABASE_SERVICE_ROLE_KEY: z.string().min(1),
   SCHEDULER_ENVIRONMENT: z.enum(["local", "development", "staging", "production"]).default(
     "production",
   ),
@@ -41,7 +42,12 @@ const schema = z.object({
  * name the variable, never its value.
  */
 export function loadConfig(env: (name: string) => string | undefined): SchedulerConfig {
-  const c = parseEnv(schema, env);
+  // Both reads run, so one error names every bad variable.
+  const parsed = attempt(() => parseEnv(schema, env));
+  const key = attempt(() => supabaseSecretKey(env));
+  const bad = [...parsed.variables, ...key.variables];
+  if (bad.length > 0) throw new EnvironmentError(bad);
+  const c = parsed.value!;
   // The lease must outlive the wait for a job to stop, or a second run could start beside it.
   if (c.SCHEDULER_LEASE_GRACE_MS < c.SCHEDULER_ABORT_GRACE_MS + 10_000) {
     throw new Error(
@@ -50,7 +56,7 @@ export function loadConfig(env: (name: string) => string | undefined): Scheduler
   }
   return {
     supabaseUrl: c.SUPABASE_URL,
-    serviceRoleKey: c.SUPABASE_SERVICE_ROLE_KEY,
+    serviceRoleKey: key.value!,
     environment: c.SCHEDULER_ENVIRONMENT,
     jobBudgetMs: c.SCHEDULER_JOB_BUDGET_MS,
     leaseGraceMs: c.SCHEDULER_LEASE_GRACE_MS,
@@ -60,4 +66,14 @@ export function loadConfig(env: (name: string) => string | undefined): Scheduler
     secretCacheMs: c.SCHEDULER_SECRET_CACHE_MS,
     port: c.PORT,
   };
+}
+
+/** Runs `read`, turning an EnvironmentError into the variables it names (for one combined error). */
+function attempt<T>(read: () => T): { value?: T; variables: string[] } {
+  try {
+    return { value: read(), variables: [] };
+  } catch (error) {
+    if (!(error instanceof EnvironmentError)) throw error;
+    return { variables: error.variables };
+  }
 }

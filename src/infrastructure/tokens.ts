@@ -9,6 +9,7 @@ export const TOKENS = {
   CertificationChangeFeed: Symbol("CertificationChangeFeed"),
   CertificationPortal: Symbol("CertificationPortal"),
   SyncQuarantine: Symbol("SyncQuarantine"),
+  RetentionStore: Symbol("RetentionStore"),
   JobRegistry: Symbol("JobRegistry"),
   AuthorizeCaller: Symbol("AuthorizeCaller"),
   RunJob: Symbol("RunJob"),

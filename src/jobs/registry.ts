@@ -2,10 +2,12 @@ import type { CertificationChangeFeed } from "../application/ports/certification
 import type { CertificationExpiryStore } from "../application/ports/certification_expiry_store.ts";
 import type { CertificationPortal } from "../application/ports/certification_portal.ts";
 import type { SyncQuarantine } from "../application/ports/sync_quarantine.ts";
+import type { RetentionStore } from "../application/ports/retention_store.ts";
 import type { JobHandler, JobRegistry } from "../domain/job.ts";
 import { certificationExpiryCheck } from "./certification_expiry_check.ts";
 import { heartbeat } from "./heartbeat.ts";
 import { hlfDynamicsSync } from "./hlf_dynamics_sync.ts";
+import { schedulerRetention } from "./scheduler_retention.ts";
 
 /**
  * The ports jobs need, bound here so a handler gets only its own and never a
@@ -16,6 +18,7 @@ export interface JobPorts {
   readonly certificationChangeFeed: CertificationChangeFeed;
   readonly certificationPortal: CertificationPortal;
   readonly syncQuarantine: SyncQuarantine;
+  readonly retentionStore: RetentionStore;
 }
 
 /** Every job the scheduler can run. Adding a job: one file in src/jobs/ and one line here. */
@@ -31,5 +34,6 @@ export function createJobRegistry(ports: JobPorts): JobRegistry {
         quarantine: ports.syncQuarantine,
       }),
     ],
+    ["scheduler_retention", schedulerRetention(ports.retentionStore)],
   ]);
 }

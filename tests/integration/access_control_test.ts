@@ -43,6 +43,8 @@ for (
     "scheduler_dispatch",
     "scheduler_sync_cursor",
     "scheduler_sync_quarantine",
+    "scheduler_retention_policy",
+    "scheduler_alert",
     "organisation",
     "peer_mentor",
     "certification",
@@ -88,6 +90,20 @@ for (const view of ["scheduler_sync_quarantine_status", "scheduler_night"]) {
     }
   });
 }
+// A view refuses writes before privileges are checked (it is not updatable), so reads tell.
+Deno.test("anon and authenticated cannot read scheduler_job_health; the service role can", async () => {
+  for (const [who, key] of Object.entries(await callers())) {
+    const read = await rest("scheduler_job_health?select=*", key);
+    const body = await read.text();
+    assert.ok(
+      read.status === 401 || read.status === 403,
+      `${who} read the view: ${read.status} ${body}`,
+    );
+  }
+  const read = await rest("scheduler_job_health?select=job_name", env.SERVICE_ROLE_KEY);
+  assert.equal(read.status, 200);
+  assert.ok((await read.json()).length > 0);
+});
 
 // Real arguments, so a refusal means "no privilege", not "no such function".
 const lease = {
@@ -146,6 +162,18 @@ for (
       },
     ],
     ["scheduler_sync_cursor_position", { p_sync_name: "hlf_dynamics_sync" }],
+    ["scheduler_retention_targets", {}],
+    ["scheduler_doctor_facts", {}],
+    ["scheduler_doctor_heartbeat", {}],
+    ["scheduler_doctor_response", { p_request_id: 1 }],
+    ["scheduler_next_daily_run", { p_schedule: "0 2 * * *", p_now: lease.p_now }],
+    ["scheduler_failed_nights", { p_job_name: "heartbeat", p_slot: "2026-01-01" }],
+    ["scheduler_check_alerts", {}],
+    ["scheduler_notify_webhook", { p_text: "x" }],
+    [
+      "scheduler_purge_batch",
+      { p_target: "scheduler_execution_log", p_now: lease.p_now, p_batch_size: 1 },
+    ],
     [
       "scheduler_sync_cursor_advance",
       {
@@ -203,6 +231,8 @@ Deno.test("the service role cannot post requests itself through the dispatch fun
         p_attempt: 1,
       }],
       ["scheduler_reconcile", {}],
+      ["scheduler_check_alerts", {}],
+      ["scheduler_notify_webhook", { p_text: "x" }],
       ["scheduler_close_dead_run", {
         p_execution_id: crypto.randomUUID(),
       }],

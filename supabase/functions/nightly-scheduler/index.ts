@@ -16,6 +16,7 @@ import { SupabaseCertificationExpiryStore } from "../../../src/infrastructure/su
 import { createServiceClient } from "../../../src/infrastructure/supabase/supabase_client.ts";
 import { SupabaseJobLock } from "../../../src/infrastructure/supabase/supabase_job_lock.ts";
 import { SupabaseSyncQuarantine } from "../../../src/infrastructure/supabase/supabase_sync_quarantine.ts";
+import { SupabaseRetentionStore } from "../../../src/infrastructure/supabase/supabase_retention_store.ts";
 import { VaultSecretStore } from "../../../src/infrastructure/supabase/vault_secret_store.ts";
 import { TOKENS } from "../../../src/infrastructure/tokens.ts";
 import { createJobRegistry } from "../../../src/jobs/registry.ts";
@@ -44,6 +45,9 @@ c.register(TOKENS.CertificationExpiryStore, {
 c.register(TOKENS.CertificationChangeFeed, {
   useFactory: (d) => new SupabaseCertificationChangeFeed(d.resolve(TOKENS.SupabaseClient)),
 });
+c.register(TOKENS.RetentionStore, {
+  useFactory: (d) => new SupabaseRetentionStore(d.resolve(TOKENS.SupabaseClient)),
+});
 c.register(TOKENS.SyncQuarantine, {
   useFactory: (d) => new SupabaseSyncQuarantine(d.resolve(TOKENS.SupabaseClient)),
 });
@@ -63,6 +67,7 @@ c.register(TOKENS.JobRegistry, {
       certificationChangeFeed: d.resolve(TOKENS.CertificationChangeFeed),
       certificationPortal: d.resolve(TOKENS.CertificationPortal),
       syncQuarantine: d.resolve(TOKENS.SyncQuarantine),
+      retentionStore: d.resolve(TOKENS.RetentionStore),
     }),
 });
 c.register(TOKENS.AuthorizeCaller, {

@@ -1,0 +1,75 @@
+import type { SchedulerApi } from "./scheduler_api.ts";
+import { renderTable, shortTime } from "./table.ts";
+
+/** One row of scheduler_job_health as PostgREST returns it. */
+export type HealthRow = Record<string, unknown> & { job_name: string };
+
+const HEALTH_COLUMNS = [
+  { key: "job_name", title: "JOB" },
+  { key: "state", title: "STATE" },
+  { key: "last_status", title: "LAST" },
+  { key: "last_started_at", title: "LAST RUN" },
+  { key: "last_success_at", title: "LAST SUCCESS" },
+  { key: "consecutive_failed_nights", title: "FAILED NIGHTS" },
+  { key: "attempts", title: "TONIGHT" },
+  { key: "next_run_at", title: "NEXT RUN" },
+  { key: "open_alerts", title: "ALERTS" },
+] as const;
+
+const RUN_COLUMNS = [
+  { key: "started_at", title: "STARTED" },
+  { key: "trigger", title: "TRIGGER" },
+  { key: "slot", title: "NIGHT" },
+  { key: "attempt", title: "TRY" },
+  { key: "status", title: "STATUS" },
+  { key: "duration_ms", title: "MS" },
+  { key: "error_message", title: "ERROR" },
+] as const;
+
+/** `status`: the health view as a table (or JSON), plus a job's last runs with --job. */
+export async function status(
+  api: SchedulerApi,
+  options: { json: boolean; job?: string; limit: number },
+  print: (text: string) => void,
+): Promise<number> {
+  const jobs = await api.rest<HealthRow[]>("scheduler_job_health?select=*&order=job_name");
+  const runs = options.job === undefined ? undefined : await api.rest<Record<string, unknown>[]>(
+    `scheduler_execution_log?select=id,job_name,trigger,slot,attempt,status,started_at,finished_at,duration_ms,error_message` +
+      `&job_name=eq.${options.job}&order=started_at.desc&limit=${options.limit}`,
+  );
+  if (options.json) {
+    print(JSON.stringify(runs === undefined ? { jobs } : { jobs, runs }, null, 2));
+    return 0;
+  }
+  print(renderTable(HEALTH_COLUMNS, jobs.map(displayHealth)));
+  // The reasons do not fit a column: one line each under the table.
+  for (const job of jobs.filter((j) => j.pause_reason)) {
+    print(`${job.job_name} is paused: ${job.pause_reason}`);
+  }
+  if (runs !== undefined) {
+    print("");
+    print(`last ${options.limit} runs of ${options.job}:`);
+    print(
+      runs.length === 0 ? `no runs of '${options.job}' in the log` : renderTable(
+        RUN_COLUMNS,
+        runs.map((r) => ({ ...r, started_at: shortTime(r.started_at) })),
+      ),
+    );
+  }
+  return 0;
+}
+
+function displayHealth(row: HealthRow): Record<string, unknown> {
+  const state = row.pause_reason ? "PAUSED" : row.enabled ? "enabled" : "disabled";
+  const next = row.next_run_at ?? null;
+  return {
+    ...row,
+    state,
+    attempts: `${row.attempts_tonight ?? 0}/${row.max_attempts ?? "-"}`,
+    last_started_at: shortTime(row.last_started_at),
+    last_success_at: shortTime(row.last_success_at),
+    next_run_at: row.run_after && next !== null
+      ? `after ${row.run_after} (${shortTime(next)})`
+      : shortTime(next),
+  };
+}
