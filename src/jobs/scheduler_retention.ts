@@ -1,7 +1,7 @@
 import type { RetentionStore } from "../application/ports/retention_store.ts";
 import { InvalidPayloadError, PartialRunError } from "../domain/errors.ts";
-import type { JobHandler, JobPayload } from "../domain/job.ts";
-import { BatchPacer, type StopReason } from "./batch_pacer.ts";
+import { type JobHandler, type JobPayload, WorkRemains } from "../domain/job.ts";
+import { BatchPacer, type StopReason } from "../domain/batch_pacer.ts";
 
 /** Rows deleted per batch, so per transaction, unless the payload says otherwise. */
 export const DEFAULT_PURGE_BATCH_SIZE = 5_000;
@@ -50,7 +50,8 @@ export function schedulerRetention(store: RetentionStore): JobHandler {
     } catch (error) {
       throw new PartialRunError({ ...summary(), complete: false }, error);
     }
-    return summary();
+    // Out of time with rows left: the next part of the night purges on.
+    return pacer.workRemains(stoppedBy) ? new WorkRemains(summary()) : summary();
   };
 }
 

@@ -4,8 +4,14 @@ import type {
   RetentionTarget,
 } from "../../src/application/ports/retention_store.ts";
 import { InvalidPayloadError, PartialRunError } from "../../src/domain/errors.ts";
-import type { JobContext } from "../../src/domain/job.ts";
 import { schedulerRetention } from "../../src/jobs/scheduler_retention.ts";
+import { type JobContext, type JobPayload, jobSummary } from "../../src/domain/job.ts";
+
+/** The job, answering with its summary whether it finished or stopped with work left. */
+function purge(...args: Parameters<typeof schedulerRetention>) {
+  const job = schedulerRetention(...args);
+  return (payload: JobPayload, context: JobContext) => job(payload, context).then(jobSummary);
+}
 import { ManualClock, RecordingLogger } from "../support/fakes.ts";
 
 /** A store holding a number of purgeable rows per target; records every batch asked for. */
@@ -40,7 +46,7 @@ function context(clock = new ManualClock(), signal = new AbortController().signa
 
 Deno.test("scheduler_retention purges every target in bounded batches at one instant", async () => {
   const store = new FakeRetentionStore({ "a": 250, "b": 0 });
-  const summary = await schedulerRetention(store)({ batch_size: 100 }, context());
+  const summary = await purge(store)({ batch_size: 100 }, context());
   assert.deepEqual(summary?.deleted, { a: 250, b: 0 });
   assert.equal(summary?.complete, true);
   // 100 + 100 + 50 for a (the short batch ends it), one empty batch for b.
@@ -55,7 +61,7 @@ Deno.test("scheduler_retention purges every target in bounded batches at one ins
 
 Deno.test("scheduler_retention asks for one more batch when the last one was exactly full", async () => {
   const store = new FakeRetentionStore({ "a": 200 });
-  await schedulerRetention(store)({ batch_size: 100 }, context());
+  await purge(store)({ batch_size: 100 }, context());
   assert.equal(store.calls.length, 3);
 });
 
@@ -67,7 +73,7 @@ Deno.test("scheduler_retention stops between batches once its signal aborts", as
     controller.abort();
     return original(target, now, limit);
   };
-  const summary = await schedulerRetention(store)(
+  const summary = await purge(store)(
     { batch_size: 100 },
     context(new ManualClock(), controller.signal),
   );
