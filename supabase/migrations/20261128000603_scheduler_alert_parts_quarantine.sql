@@ -1,0 +1,289 @@
+-- Alerts that know about issue 10's parts and quarantine.
+-- 1. `attempts` on an alert (and "after N of M attempts" in its text) counted
+--    every dispatch, continuations included; it now counts attempts (distinct
+--    attempt numbers), like scheduler_job_health (20261128000601).
+-- 2. A night whose last part ended partial (stopped at its part cap, or by its
+--    window) with no success is kind 'unfinished', saying how many parts ran;
+--    before, it was reported as 'failed' with last status 'partial'.
+-- 3. quarantined_needs_person: the quarantined records of the job's sync left
+--    for a person (scheduler_sync_quarantine_status), kept current while the
+--    alert is open; an alert's text says how many when there are any.
+-- 4. Kind 'quarantined': while a job has records left for a person it has one
+--    open alert that says so, even on nights that succeed (a sync that moves
+--    past refused records succeeds). Raised once (one webhook POST) when the
+--    first record is left, with the UTC day it was raised as its slot; resolved
+--    (resolved_by null: no run resolves it) when none waits any more. It is not
+--    a failed night: it does not count towards pause_after_failed_nights and
+--    does not take the slot's place for a failure alert.
+
+alter table public.scheduler_alert
+  add column quarantined_needs_person integer not null default 0,
+  drop constraint scheduler_alert_kind_check,
+  add constraint scheduler_alert_kind_check
+    check (kind in ('failed', 'timed_out', 'lost', 'missed', 'overran', 'unfinished', 'quarantined')),
+  drop constraint scheduler_alert_resolved_by_success,
+  add constraint scheduler_alert_resolved_by_success
+    check (case when kind = 'quarantined' then resolved_by is null
+                else (resolved_at is null) = (resolved_by is null) end),
+  drop constraint scheduler_alert_once;
+
+comment on column public.scheduler_alert.quarantined_needs_person is
+  'Quarantined records of this job waiting for a person (kept current while the alert is open).';
+
+-- One alert per job and night, never two (as before), the quarantine aside;
+-- and at most one open quarantine alert per job.
+create unique index scheduler_alert_once on public.scheduler_alert (job_name, slot)
+  where kind <> 'quarantined';
+create unique index scheduler_alert_quarantined_open on public.scheduler_alert (job_name)
+  where kind = 'quarantined' and resolved_at is null;
+
+-- Quarantined records of p_job_name's sync left for a person.
+create function public.scheduler_quarantined_needs_person(p_job_name text)
+returns integer
+language sql
+stable
+set search_path = ''
+as $$
+  select coalesce(sum(q.needs_person), 0)::integer
+  from public.scheduler_sync_quarantine_status q where q.sync_name = p_job_name;
+$$;
+
+-- (changed) a quarantine alert is not a failed night.
+create or replace function public.scheduler_failed_nights(p_job_name text, p_slot date)
+returns integer
+language sql
+stable
+set search_path = ''
+as $$
+  select count(*)::integer from public.scheduler_alert a
+  where a.job_name = p_job_name and a.resolved_at is null and a.slot <= p_slot
+    and a.kind <> 'quarantined'
+    and a.slot > coalesce((
+      select max(x.slot) from public.scheduler_execution_log x
+      where x.job_name = p_job_name and x.status = 'succeeded' and x.slot <= p_slot
+    ), '-infinity'::date);
+$$;
+
+-- Keeps open alerts' quarantine counts current, resolves quarantine alerts
+-- with nothing left waiting and raises one for each job that has records
+-- left for a person and no open quarantine alert. Returns (raised, resolved).
+create function public.scheduler_check_quarantine_alerts(p_now timestamptz)
+returns table (raised integer, resolved integer)
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_raised integer := 0;
+  v_resolved integer := 0;
+  v_job record;
+  v_alert_id bigint;
+begin
+  update public.scheduler_alert a
+  set quarantined_needs_person = public.scheduler_quarantined_needs_person(a.job_name)
+  where a.resolved_at is null
+    and a.quarantined_needs_person <> public.scheduler_quarantined_needs_person(a.job_name);
+  update public.scheduler_alert a
+  set resolved_at = p_now
+  where a.kind = 'quarantined' and a.resolved_at is null and a.quarantined_needs_person = 0;
+  get diagnostics v_resolved = row_count;
+
+  for v_job in
+    select j.job_name, j.max_quarantine_attempts,
+           public.scheduler_quarantined_needs_person(j.job_name) as waiting,
+           (select q.error_message from public.scheduler_sync_quarantine q
+            where q.sync_name = j.job_name and q.attempts >= j.max_quarantine_attempts
+            order by q.last_attempt_at desc, q.certification_id limit 1) as last_error
+    from public.scheduler_nightly_job j
+    where public.scheduler_quarantined_needs_person(j.job_name) > 0
+      and not exists (select from public.scheduler_alert a
+                      where a.job_name = j.job_name and a.kind = 'quarantined'
+                        and a.resolved_at is null)
+    order by j.job_name
+  loop
+    insert into public.scheduler_alert (job_name, slot, kind, last_status, last_error, attempts,
+      raised_at, quarantined_needs_person)
+    values (v_job.job_name, (p_now at time zone 'utc')::date, 'quarantined', null,
+      left(v_job.last_error, 2000), v_job.max_quarantine_attempts, p_now, v_job.waiting)
+    returning id into v_alert_id;
+    v_raised := v_raised + 1;
+    update public.scheduler_alert
+    set notify_request_id = public.scheduler_notify_webhook(format(
+      'nightly-scheduler: %s has %s quarantined record(s) WAITING FOR A PERSON: the portal refused '
+      'each of them at least %s times%s. Check: deno task scheduler status; the records are in '
+      'scheduler_sync_quarantine (job_name = ''%s''); once fixed at the source they are sent '
+      'again when they change, and leave the quarantine when the portal accepts them',
+      v_job.job_name, v_job.waiting, v_job.max_quarantine_attempts,
+      coalesce(' (last: ' || left(regexp_replace(v_job.last_error, '\s+', ' ', 'g'), 300) || ')', ''),
+      v_job.job_name))
+    where id = v_alert_id;
+  end loop;
+
+  return query select v_raised, v_resolved;
+end;
+$$;
+
+-- scheduler_check_alerts is 20261128000501's with the lines marked (changed) / (new).
+create or replace function public.scheduler_check_alerts(p_now timestamptz default now())
+returns table (raised integer, resolved integer, paused integer)
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_today date := (p_now at time zone 'utc')::date;
+  v_raised integer := 0;
+  v_resolved integer := 0;
+  v_paused integer := 0;
+  v_job record;
+  v_slot date;
+  v_end timestamptz;
+  v_last record;
+  v_kind text;
+  v_attempts integer;
+  v_error text;
+  v_nights integer;
+  v_pause boolean;
+  v_text text;
+  v_alert_id bigint;
+  v_waiting integer;
+  v_quarantine record;
+begin
+  if not pg_try_advisory_xact_lock(hashtext('scheduler_check_alerts')) then
+    return query select 0, 0, 0;
+    return;
+  end if;
+
+  -- A later success of the slot resolves its alert.
+  update public.scheduler_alert a
+  set resolved_at = p_now,
+      resolved_by = (
+        select x.id from public.scheduler_execution_log x
+        where x.job_name = a.job_name and x.slot = a.slot and x.status = 'succeeded'
+        order by x.started_at limit 1
+      )
+  where a.resolved_at is null and a.kind <> 'quarantined' -- (changed)
+    and exists (
+      select from public.scheduler_execution_log x
+      where x.job_name = a.job_name and x.slot = a.slot and x.status = 'succeeded'
+    );
+  get diagnostics v_resolved = row_count;
+
+  for v_job in
+    select j.* from public.scheduler_nightly_job j
+    where j.enabled and j.pause_reason is null
+    order by j.job_name
+  loop
+    -- The last three nights, and any other night dispatched in the last three
+    -- days (an operator re-running an older night by hand).
+    for v_slot in
+      select s::date from generate_series(v_today - 2, v_today, interval '1 day') s
+      union
+      select d.slot from public.scheduler_dispatch d
+      where d.job_name = v_job.job_name
+        and d.created_at > p_now - interval '3 days' and d.created_at <= p_now
+      order by 1
+    loop
+      -- Only nights that started once this job was watched.
+      continue when (v_slot + coalesce(v_job.run_at, time '02:00')) at time zone 'utc'
+        < v_job.alerts_from;
+      continue when exists (select from public.scheduler_alert a
+                            where a.job_name = v_job.job_name and a.slot = v_slot
+                              and a.kind <> 'quarantined'); -- (changed)
+      continue when exists (select from public.scheduler_execution_log x
+                            where x.job_name = v_job.job_name and x.slot = v_slot
+                              and x.status = 'succeeded');
+      v_end := public.scheduler_slot_window_end(v_job.job_name, v_slot);
+      select x.status, x.error_message, x.attempt into v_last
+      from public.scheduler_execution_log x
+      where x.job_name = v_job.job_name and x.slot = v_slot and x.status <> 'duplicate'
+      order by x.attempt desc, x.started_at desc
+      limit 1;
+      -- (changed) attempts, not dispatches: a continuation is a part of its attempt.
+      select count(distinct d.attempt)::integer into v_attempts from public.scheduler_dispatch d
+      where d.job_name = v_job.job_name and d.slot = v_slot;
+
+      if v_last.status = 'running' then
+        continue when p_now < v_end;
+        v_kind := 'overran';
+        v_error := format('Still running at the end of its window (%s)', v_end);
+      elsif v_attempts = 0 then
+        continue when p_now < v_end;
+        v_kind := 'missed';
+        v_error := 'No dispatch was recorded for this night';
+      elsif public.scheduler_slot_settled(v_job.job_name, v_slot, p_now) then
+        v_kind := case when v_last.status in ('failed', 'timed_out', 'lost') then v_last.status
+                       when v_last.status = 'partial' then 'unfinished' -- (new)
+                       else 'failed' end;
+        v_error := v_last.error_message;
+      else
+        continue; -- attempts remain: the sweep retries, or a run is on its way
+      end if;
+
+      v_waiting := public.scheduler_quarantined_needs_person(v_job.job_name); -- (new)
+      insert into public.scheduler_alert
+        (job_name, slot, kind, last_status, last_error, attempts, raised_at,
+         quarantined_needs_person)
+      values (v_job.job_name, v_slot, v_kind, v_last.status, left(v_error, 2000), v_attempts, p_now,
+        v_waiting)
+      on conflict (job_name, slot) where kind <> 'quarantined' do nothing
+      returning id into v_alert_id;
+      continue when v_alert_id is null;
+      v_raised := v_raised + 1;
+
+      v_nights := public.scheduler_failed_nights(v_job.job_name, v_slot);
+      v_pause := v_job.pause_after_failed_nights is not null
+        and v_nights >= v_job.pause_after_failed_nights;
+      if v_pause then
+        update public.scheduler_nightly_job
+        set pause_reason = format(
+          'Paused by the alert check on %s after %s failed nights in a row (last: %s on the night of %s)',
+          p_now, v_nights, v_kind, v_slot)
+        where job_name = v_job.job_name and pause_reason is null;
+        v_paused := v_paused + 1;
+      end if;
+
+      v_text := format('nightly-scheduler: %s %s on the night of %s', v_job.job_name,
+        case v_kind
+          when 'missed' then 'MISSED its run (never dispatched)'
+          when 'overran' then 'is STILL RUNNING past its window'
+          when 'unfinished' then format('did NOT FINISH (stopped with work left after %s parts, '
+            'max_parts %s, in %s of %s attempts)', (select n.parts from public.scheduler_night n
+              where n.job_name = v_job.job_name and n.slot = v_slot),
+            v_job.max_parts, v_attempts, v_job.max_attempts)
+          else format('FAILED (%s after %s of %s attempts)', v_kind, v_attempts, v_job.max_attempts)
+        end, v_slot)
+        || coalesce(': ' || left(regexp_replace(v_error, '\s+', ' ', 'g'), 300), '')
+        || case v_kind
+             when 'missed' then '. Check: deno task scheduler doctor (is the pg_cron job nightly-scheduler active?)'
+             else format('. Check: deno task scheduler status --job %s', v_job.job_name)
+           end
+        || case when v_pause then format(
+             '. The job is now PAUSED after %s failed nights in a row; resume it with: '
+             'update scheduler_nightly_job set pause_reason = null where job_name = ''%s''',
+             v_nights, v_job.job_name)
+           else '' end
+        || case when v_waiting > 0 then format(
+             '. %s quarantined record(s) wait for a person (scheduler_sync_quarantine)', v_waiting)
+           else '' end;
+      update public.scheduler_alert
+      set paused = v_pause, notify_request_id = public.scheduler_notify_webhook(v_text)
+      where id = v_alert_id;
+      -- A paused job raises nothing more until it is resumed.
+      exit when v_pause;
+    end loop;
+  end loop;
+
+  -- (new) records left for a person, whatever the nights did.
+  select * into v_quarantine from public.scheduler_check_quarantine_alerts(p_now);
+  v_raised := v_raised + v_quarantine.raised;
+  v_resolved := v_resolved + v_quarantine.resolved;
+
+  return query select v_raised, v_resolved, v_paused;
+end;
+$$;
+
+revoke all on function public.scheduler_quarantined_needs_person(text)
+  from public, anon, authenticated, service_role;
+revoke all on function public.scheduler_check_quarantine_alerts(timestamptz)
+  from public, anon, authenticated, service_role;
