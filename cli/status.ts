@@ -12,8 +12,10 @@ const HEALTH_COLUMNS = [
   { key: "last_success_at", title: "LAST SUCCESS" },
   { key: "consecutive_failed_nights", title: "FAILED NIGHTS" },
   { key: "attempts", title: "TONIGHT" },
+  { key: "parts", title: "PARTS" },
   { key: "next_run_at", title: "NEXT RUN" },
   { key: "open_alerts", title: "ALERTS" },
+  { key: "quarantined", title: "QUARANTINED" },
 ] as const;
 
 const RUN_COLUMNS = [
@@ -46,6 +48,12 @@ export async function status(
   for (const job of jobs.filter((j) => j.pause_reason)) {
     print(`${job.job_name} is paused: ${job.pause_reason}`);
   }
+  for (const job of jobs.filter((j) => Number(j.quarantined_needs_person ?? 0) > 0)) {
+    print(
+      `${job.job_name}: ${job.quarantined_needs_person} quarantined record(s) wait for a person ` +
+        `(scheduler_sync_quarantine, job_name = '${job.job_name}')`,
+    );
+  }
   if (runs !== undefined) {
     print("");
     print(`last ${options.limit} runs of ${options.job}:`);
@@ -66,10 +74,21 @@ function displayHealth(row: HealthRow): Record<string, unknown> {
     ...row,
     state,
     attempts: `${row.attempts_tonight ?? 0}/${row.max_attempts ?? "-"}`,
+    // The night as one run of N parts, against the job's part cap.
+    parts: `${row.parts_tonight ?? 0}/${row.max_parts ?? "-"}`,
+    quarantined: quarantined(row),
     last_started_at: shortTime(row.last_started_at),
     last_success_at: shortTime(row.last_success_at),
     next_run_at: row.run_after && next !== null
       ? `after ${row.run_after} (${shortTime(next)})`
       : shortTime(next),
   };
+}
+
+/** "-" when nothing waits, else how many are retried nightly and how many need a person. */
+function quarantined(row: HealthRow): string | null {
+  const retrying = Number(row.quarantined_retrying ?? 0);
+  const needsPerson = Number(row.quarantined_needs_person ?? 0);
+  if (retrying === 0 && needsPerson === 0) return null;
+  return `${retrying} retrying, ${needsPerson} for a person`;
 }

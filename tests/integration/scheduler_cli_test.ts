@@ -28,11 +28,67 @@ Deno.test("scheduler status prints one row per nightly job", async () => {
     const lines = run.stdout.trim().split("\n");
     assert.match(
       lines[0],
-      /^JOB\s+STATE\s+LAST\s+LAST RUN\s+LAST SUCCESS\s+FAILED NIGHTS\s+TONIGHT\s+NEXT RUN\s+ALERTS$/,
+      /^JOB\s+STATE\s+LAST\s+LAST RUN\s+LAST SUCCESS\s+FAILED NIGHTS\s+TONIGHT\s+PARTS\s+NEXT RUN\s+ALERTS\s+QUARANTINED$/,
     );
-    assert.deepEqual(lines.slice(1).map((l) => l.split(/\s+/)[0]), jobs);
+    // (Notes on paused jobs and quarantined records follow the table.)
+    assert.deepEqual(lines.slice(1, 1 + jobs.length).map((l) => l.split(/\s+/)[0]), jobs);
     assertNoSecret(allOutput(run));
   } finally {
+    await sql.end();
+  }
+});
+
+Deno.test("scheduler status shows tonight's parts and the quarantined records that wait for a person", async () => {
+  const sql = connect();
+  const job = "cli_quarantine_probe";
+  const org = crypto.randomUUID(), mentor = crypto.randomUUID();
+  const certs = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+  try {
+    await sql`insert into scheduler_nightly_job (job_name, enabled, max_parts, max_quarantine_attempts)
+      values (${job}, false, 7, 2)`;
+    await sql`insert into organisation (id, code, name) values (${org}, ${job}, ${job})`;
+    await sql`insert into peer_mentor (id, organisation_id, full_name) values (${mentor}, ${org}, 'M')`;
+    for (const id of certs) {
+      await sql`insert into certification (id, peer_mentor_id, certification_type, issued_at, expires_at)
+        values (${id}, ${mentor}, 'basic', '2025-01-01', '2027-01-01')`;
+    }
+    // Two refused twice (left for a person), one refused once (retried nightly).
+    const entries = certs.map((id) => ({
+      certification_id: id,
+      portal_status: 400,
+      error_message: "HTTP 400",
+    }));
+    await sql`select scheduler_sync_quarantine_hold(${job}, ${job}, ${sql.json(entries)}, now())`;
+    await sql`select scheduler_sync_quarantine_hold(${job}, ${job}, ${
+      sql.json(entries.slice(0, 2))
+    }, now())`;
+
+    const run = await runCli(["status"]);
+    assert.equal(run.code, 0, run.stderr);
+    const row = run.stdout.split("\n").find((line) => line.startsWith(`${job} `));
+    assert.ok(row, run.stdout);
+    assert.match(row, /\s0\/7\s/, "tonight's parts against max_parts");
+    assert.match(row, /\s1 retrying, 2 for a person$/);
+    assert.match(
+      run.stdout,
+      new RegExp(
+        `^${job}: 2 quarantined record\\(s\\) wait for a person \\(scheduler_sync_quarantine`,
+        "m",
+      ),
+    );
+    const json = JSON.parse((await runCli(["status", "--json"])).stdout);
+    const health = json.jobs.find((j: { job_name: string }) => j.job_name === job);
+    assert.deepEqual(
+      [health.parts_tonight, health.quarantined_retrying, health.quarantined_needs_person],
+      [0, 1, 2],
+    );
+  } finally {
+    await sql`delete from scheduler_sync_quarantine where sync_name = ${job}`;
+    await sql`delete from certification where peer_mentor_id = ${mentor}`;
+    await sql`delete from peer_mentor where id = ${mentor}`;
+    await sql`delete from organisation where id = ${org}`;
+    await sql`delete from scheduler_alert where job_name = ${job}`;
+    await sql`delete from scheduler_nightly_job where job_name = ${job}`;
     await sql.end();
   }
 });
@@ -77,6 +133,10 @@ Deno.test("scheduler status --json --job gives the health rows and the job's las
         "attempts_tonight",
         "next_run_at",
         "open_alerts",
+        "parts_tonight",
+        "max_parts",
+        "quarantined_retrying",
+        "quarantined_needs_person",
       ]
     ) assert.ok(column in heartbeat, column);
     assert.equal(parsed.runs.length, 2);
