@@ -9,6 +9,7 @@ import { runCli } from "../support/cli.ts";
 import { poll, uniqueSlot } from "../support/nightly.ts";
 import { connect, stackEnv } from "../../local/stack.ts";
 import { WebhookReceiver } from "../support/webhook_receiver.ts";
+import { seedQuarantine } from "../support/quarantine_probe.ts";
 
 const WEBHOOK = "nightly_scheduler_alert_webhook_url";
 
@@ -217,6 +218,66 @@ Deno.test("a missed night and two failed ones pause the job; health, webhook and
     await sql`delete from scheduler_dispatch where job_name = ${job}`;
     await sql`delete from scheduler_job_lease where job_name = ${job}`;
     await sql`delete from scheduler_nightly_job where job_name = ${job}`;
+    await removeWebhook(sql);
+    await receiver.close();
+    await sql.end();
+  }
+});
+
+Deno.test("records a sync leaves for a person raise one quarantined alert and one webhook POST; it resolves once none waits", async () => {
+  const sql = connect();
+  const receiver = new WebhookReceiver();
+  const probe = await seedQuarantine(sql, "alert_quarantine_probe", {
+    needsPerson: 2,
+    retrying: 1,
+  });
+  try {
+    await setWebhook(sql, receiver.url);
+    const [alert] = await poll("the quarantined alert", 30_000, async () => {
+      await sql`select * from scheduler_check_alerts()`;
+      const rows = await sql`select kind, attempts, last_error, quarantined_needs_person,
+          resolved_at, notify_request_id
+        from scheduler_alert where job_name = ${probe.job}`;
+      return rows.length > 0 ? rows : undefined;
+    });
+    assert.equal(alert.kind, "quarantined");
+    assert.equal(alert.quarantined_needs_person, 2);
+    assert.equal(alert.attempts, 2, "the job's max_quarantine_attempts");
+    assert.equal(alert.last_error, "HTTP 400 (a refused value)");
+    assert.ok(alert.notify_request_id !== null, "the POST went through pg_net");
+
+    const [text] = await poll("the webhook POST", 30_000, () => {
+      const texts = receiver.textsMentioning(probe.job);
+      return Promise.resolve(texts.length > 0 ? texts : undefined);
+    });
+    assert.match(
+      text,
+      /^nightly-scheduler: alert_quarantine_probe has 2 quarantined record\(s\) WAITING FOR A PERSON/,
+    );
+    assert.match(text, /scheduler_sync_quarantine \(job_name = 'alert_quarantine_probe'\)/);
+
+    // Never two while they wait; the health view counts the alert and the records.
+    await sql`select * from scheduler_check_alerts()`;
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    assert.equal(receiver.textsMentioning(probe.job).length, 1);
+    const row = await health(sql, probe.job);
+    assert.deepEqual(
+      [row.open_alerts, row.quarantined_needs_person, row.quarantined_retrying],
+      [1, 2, 1],
+    );
+    assert.equal(row.consecutive_failed_nights, 0, "records waiting are not a failed night");
+
+    // The portal accepts them (a person fixed the data): the alert resolves.
+    await probe.release();
+    await sql`select * from scheduler_check_alerts()`;
+    const [resolved] = await sql`select resolved_at, resolved_by, quarantined_needs_person
+      from scheduler_alert where job_name = ${probe.job}`;
+    assert.ok(resolved.resolved_at !== null);
+    assert.equal(resolved.resolved_by, null);
+    assert.equal(resolved.quarantined_needs_person, 0);
+    assert.equal((await health(sql, probe.job)).open_alerts, 0);
+  } finally {
+    await probe.drop();
     await removeWebhook(sql);
     await receiver.close();
     await sql.end();

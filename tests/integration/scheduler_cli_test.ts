@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { allOutput, type CliRun, runCli } from "../support/cli.ts";
 import { connect, stackEnv } from "../../local/stack.ts";
+import { seedQuarantine } from "../support/quarantine_probe.ts";
 
 /** The one error line of a failed run (progress lines may precede it on stderr). */
 function errorLine(run: CliRun): string {
@@ -40,55 +41,31 @@ Deno.test("scheduler status prints one row per nightly job", async () => {
 
 Deno.test("scheduler status shows tonight's parts and the quarantined records that wait for a person", async () => {
   const sql = connect();
-  const job = "cli_quarantine_probe";
-  const org = crypto.randomUUID(), mentor = crypto.randomUUID();
-  const certs = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+  const probe = await seedQuarantine(sql, "cli_quarantine_probe", { needsPerson: 2, retrying: 1 }, {
+    maxParts: 7,
+  });
   try {
-    await sql`insert into scheduler_nightly_job (job_name, enabled, max_parts, max_quarantine_attempts)
-      values (${job}, false, 7, 2)`;
-    await sql`insert into organisation (id, code, name) values (${org}, ${job}, ${job})`;
-    await sql`insert into peer_mentor (id, organisation_id, full_name) values (${mentor}, ${org}, 'M')`;
-    for (const id of certs) {
-      await sql`insert into certification (id, peer_mentor_id, certification_type, issued_at, expires_at)
-        values (${id}, ${mentor}, 'basic', '2025-01-01', '2027-01-01')`;
-    }
-    // Two refused twice (left for a person), one refused once (retried nightly).
-    const entries = certs.map((id) => ({
-      certification_id: id,
-      portal_status: 400,
-      error_message: "HTTP 400",
-    }));
-    await sql`select scheduler_sync_quarantine_hold(${job}, ${job}, ${sql.json(entries)}, now())`;
-    await sql`select scheduler_sync_quarantine_hold(${job}, ${job}, ${
-      sql.json(entries.slice(0, 2))
-    }, now())`;
-
     const run = await runCli(["status"]);
     assert.equal(run.code, 0, run.stderr);
-    const row = run.stdout.split("\n").find((line) => line.startsWith(`${job} `));
+    const row = run.stdout.split("\n").find((line) => line.startsWith(`${probe.job} `));
     assert.ok(row, run.stdout);
     assert.match(row, /\s0\/7\s/, "tonight's parts against max_parts");
     assert.match(row, /\s1 retrying, 2 for a person$/);
     assert.match(
       run.stdout,
       new RegExp(
-        `^${job}: 2 quarantined record\\(s\\) wait for a person \\(scheduler_sync_quarantine`,
+        `^${probe.job}: 2 quarantined record\\(s\\) wait for a person \\(scheduler_sync_quarantine`,
         "m",
       ),
     );
     const json = JSON.parse((await runCli(["status", "--json"])).stdout);
-    const health = json.jobs.find((j: { job_name: string }) => j.job_name === job);
+    const health = json.jobs.find((j: { job_name: string }) => j.job_name === probe.job);
     assert.deepEqual(
       [health.parts_tonight, health.quarantined_retrying, health.quarantined_needs_person],
       [0, 1, 2],
     );
   } finally {
-    await sql`delete from scheduler_sync_quarantine where sync_name = ${job}`;
-    await sql`delete from certification where peer_mentor_id = ${mentor}`;
-    await sql`delete from peer_mentor where id = ${mentor}`;
-    await sql`delete from organisation where id = ${org}`;
-    await sql`delete from scheduler_alert where job_name = ${job}`;
-    await sql`delete from scheduler_nightly_job where job_name = ${job}`;
+    await probe.drop();
     await sql.end();
   }
 });
