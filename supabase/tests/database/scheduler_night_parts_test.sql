@@ -10,7 +10,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
 
-select plan(18);
+select plan(19);
 
 -- The background check and sweep wait for this transaction (the calls below
 -- take the same locks again, which a session may).
@@ -61,6 +61,8 @@ insert into scheduler_nightly_job (job_name, max_attempts, retry_backoff_ms, max
   max_quarantine_attempts)
 values ('tap_capped', 3, 0, 2, '2100-02-01', 1),
        ('tap_lostpart', 3, 0, 100, '2100-02-01', 5);
+insert into scheduler_nightly_job (job_name, run_after, latest_start, alerts_from)
+values ('tap_capped_after', 'tap_capped', '04:00', '2100-02-01');
 insert into scheduler_dispatch (id, job_name, slot, attempt, kind, created_at, outcome, execution_id,
   previous_execution_id)
 values ('00000000-0000-4000-8000-000000000621', 'tap_capped', '2100-02-01', 1, 'cron',
@@ -103,6 +105,11 @@ select results_eq(
 select ok(
   scheduler_slot_settled('tap_capped', '2100-02-01', '2100-02-01 02:10+00'),
   'a night stopped at its part cap is settled before its window ends'
+);
+select results_eq(
+  $$select attempt, kind from scheduler_dispatch where job_name = 'tap_capped_after'$$,
+  $$values (1, 'cron'::text)$$,
+  'so the job that runs after it starts, not at its latest start'
 );
 
 -- What waits in quarantine: for tap_parts one record left for a person (two
