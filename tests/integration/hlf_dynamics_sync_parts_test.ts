@@ -33,17 +33,15 @@ async function seedFirstLoad(sql: postgres.Sql) {
         insert into peer_mentor (organisation_id, full_name)
         select ${org.id}, ${tag} || ' ' || m from generate_series(1, ${MENTORS}::int) as m
         returning id
-      ), numbered as (
-        select id, row_number() over () as m from mentor
       )
       insert into certification
         (peer_mentor_id, certification_type, issued_at, expires_at, status, expired_at)
-      select numbered.id, 'load_' || n,
+      select mentor.id, 'load_' || n,
         now() - interval '2 years',
         case when n % 10 = 1 then now() - interval '1 day' else now() + interval '1 year' end,
         case n % 10 when 0 then 'revoked' when 1 then 'expired' else 'active' end,
         case when n % 10 = 1 then now() - interval '1 day' end
-      from numbered, generate_series(1, ${LOAD / MENTORS}::int) as n`;
+      from mentor, generate_series(1, ${LOAD / MENTORS}::int) as n`;
     return { tag, orgId: org.id as string, createdOrg: !existing };
   });
 }
