@@ -26,7 +26,7 @@ export function evaluateDoctor(facts: DoctorFacts, functionUrl: string): CheckRe
 }
 
 function cronChecks(db: DatabaseFacts): CheckResult[] {
-  return EXPECTED_CRON_JOBS.map(({ name, schedule }) => {
+  return EXPECTED_CRON_JOBS.map(({ name, schedules }) => {
     const check = `cron ${name}`;
     const job = db.cron_jobs.find((j) => j.jobname === name);
     const select = `(select jobid from cron.job where jobname = '${name}')`;
@@ -39,14 +39,15 @@ function cronChecks(db: DatabaseFacts): CheckResult[] {
         `the pg_cron job is inactive: select cron.alter_job(${select}, active := true)`,
       );
     }
-    if (job.schedule !== schedule) {
+    if (!schedules.includes(job.schedule)) {
+      const expected = schedules.map((schedule) => `'${schedule}'`).join(" or ");
       return fail(
         check,
-        `runs on '${job.schedule}', expected '${schedule}' (UTC): ` +
-          `select cron.alter_job(${select}, schedule := '${schedule}')`,
+        `runs on '${job.schedule}', expected ${expected} (UTC): ` +
+          `select cron.alter_job(${select}, schedule := '${schedules.at(-1)}')`,
       );
     }
-    return pass(check, `exists, active, schedule '${schedule}'`);
+    return pass(check, `exists, active, schedule '${job.schedule}'`);
   });
 }
 

@@ -6,8 +6,12 @@
 // the function at it (demo values, not secrets).
 //   DEMO_DATAVERSE_LATENCY_MS=50     time each upsert request takes (default 0)
 //   DEMO_DATAVERSE_BATCH_FORM=false  answer UpsertMultiple with 404, as a portal without it
-//   GET /_demo/stats -> {"rows", "upserts", "upsert_multiples", "throttled", "tokens"}
+//   GET /_demo/stats -> {"rows", "upserts", "upsert_multiples", "records_sent", "throttled",
+//     "tokens", "latency_ms"}
 //   GET /_demo/statuses -> {"<certification id>": "<hlf_status>", ...} (what the portal holds)
+//   GET /_demo/resent -> {"<certification id>": <times sent>, ...} for records sent more than once
+//     (every request counts, throttled or refused ones too)
+//   PUT /_demo/latency {"latency_ms": n} -> sets the latency of later upserts (a test's condition)
 import { FAKE_APP, FakeDataverse } from "./fake_dataverse.ts";
 import { platform } from "./platform.ts";
 
@@ -17,27 +21,58 @@ const ENV_FILE = new URL("../.local/demo_dataverse.env", import.meta.url);
 const portal = new FakeDataverse();
 portal.latencyMs = Number(Deno.env.get("DEMO_DATAVERSE_LATENCY_MS") ?? 0);
 portal.batchForm = Deno.env.get("DEMO_DATAVERSE_BATCH_FORM") !== "false";
-const counts = { upserts: 0, upsert_multiples: 0 };
-const base = portal.serve(PORT, async (request) => {
-  if (new URL(request.url).pathname === "/_demo/stats") {
+const counts = { upserts: 0, upsert_multiples: 0, records_sent: 0 };
+// Times each record arrived, by either form: what "sent twice" is measured against.
+const sends = new Map<string, number>();
+
+/** Answers the demo's own paths (/_demo/...), or null for the portal's. */
+async function demoRoute(request: Request): Promise<Response | null> {
+  const path = new URL(request.url).pathname;
+  if (path === "/_demo/stats") {
     return Response.json({
       rows: portal.rows.size,
       ...counts,
       throttled: portal.throttled,
       tokens: portal.tokensIssued,
+      latency_ms: portal.latencyMs,
     });
   }
-  if (new URL(request.url).pathname === "/_demo/statuses") {
+  if (path === "/_demo/statuses") {
     return Response.json(
       Object.fromEntries([...portal.rows].map(([id, row]) => [id, row.hlf_status ?? null])),
     );
   }
+  if (path === "/_demo/resent") {
+    return Response.json(Object.fromEntries([...sends].filter(([, times]) => times > 1)));
+  }
+  if (path === "/_demo/latency" && request.method === "PUT") {
+    const ms = (await request.json().catch(() => null))?.latency_ms;
+    if (!Number.isInteger(ms) || ms < 0 || ms > 60_000) {
+      return Response.json({ error: "latency_ms must be an integer from 0 to 60000" }, {
+        status: 400,
+      });
+    }
+    portal.latencyMs = ms;
+    return Response.json({ latency_ms: portal.latencyMs });
+  }
+  return null;
+}
+
+const base = portal.serve(PORT, async (request) => {
+  const own = await demoRoute(request);
+  if (own) return own;
   const response = await portal.handle(request);
   if (request.method === "PATCH") counts.upserts++;
   if (request.method === "POST" && request.url.endsWith("UpsertMultiple")) {
     counts.upsert_multiples++;
   }
-  // A long-lived demo keeps its rows, not every request it ever saw.
+  // Every request seen since the last answer (this one and any still in flight) is
+  // counted once here, then dropped: a long-lived demo keeps its rows and counts,
+  // not every request it ever saw.
+  for (const key of portal.sentKeys()) {
+    sends.set(key, (sends.get(key) ?? 0) + 1);
+    counts.records_sent++;
+  }
   portal.requests.length = 0;
   return response;
 });

@@ -5,7 +5,7 @@ import type { DatabaseFacts, DoctorFacts } from "../../cli/doctor_facts.ts";
 const URL = "https://abc.supabase.co/functions/v1/nightly-scheduler";
 const CRON_JOBS = [
   cron("nightly-scheduler", "0 2 * * *"),
-  cron("nightly-scheduler-reconcile", "*/5 * * * *"),
+  cron("nightly-scheduler-reconcile", "10 seconds"),
   cron("nightly-scheduler-alerts", "*/5 * * * *"),
 ];
 
