@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { connect } from "../../local/stack.ts";
 import { functionSignatures, rolledBack } from "./catalog.ts";
 
-// From pg_net 0.20's install script (sql/pg_net.sql).
+// pg_net 0.20's functions as its documented API lists them (PLATFORM.md), with
+// the real extension's argument names, defaults and return types.
 const FUNCTIONS = [
   "_await_response(request_id bigint) -> boolean",
   "_encode_url_with_params_array(url text, params_array text[]) -> text",

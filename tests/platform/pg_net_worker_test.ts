@@ -1,5 +1,5 @@
 // Platform contract: the pg_net stand-in's worker behaves like pg_net 0.20's
-// background worker (see /work/shared/PLATFORM.md "pg_net"): batches held in one
+// background worker (as the real 0.20 was observed to behave): batches held in one
 // transaction until every request answered, visibility at commit, `created` per
 // batch, head-of-line waiting, woken not polled, time-outs recorded.
 import assert from "node:assert/strict";

@@ -1,6 +1,6 @@
 -- LOCAL STAND-IN for supabase_vault 0.3.1 (supabase/vault). NEVER reaches production.
--- The same objects as the real 0.3.1 (its 0.3.0 script; 0.3.1 changes no SQL):
--- table, view, function names, arguments, defaults and bodies, SECURITY DEFINER
+-- Written for this project from Vault 0.3.1's documented API: the same table,
+-- view, function names, arguments and defaults, SECURITY DEFINER
 -- on create_secret and update_secret, EXECUTE revoked from PUBLIC on all five
 -- functions, and no grants (hosted Supabase adds its grants afterwards:
 -- local/bootstrap.sql does the same).
@@ -30,10 +30,11 @@ revoke all on function supabase_vault_local.derived_key(bigint, bytea) from publ
 
 -- Output: tag (32 bytes) || iv (16) || AES-CBC body. A null nonce derives the IV
 -- from the message (deterministic, like the real det mode).
-CREATE OR REPLACE FUNCTION vault._crypto_aead_det_encrypt(message bytea, additional bytea, key_id bigint, context bytea = 'pgsodium', nonce bytea = NULL)
-RETURNS bytea
-LANGUAGE plpgsql IMMUTABLE SECURITY DEFINER
-AS $$
+create function vault._crypto_aead_det_encrypt(
+  message bytea, additional bytea, key_id bigint, context bytea = 'pgsodium', nonce bytea = null
+) returns bytea
+language plpgsql immutable security definer
+as $$
 declare
   k bytea := supabase_vault_local.derived_key(key_id, context);
   iv bytea := coalesce(nonce, substring(hmac(message, k, 'sha256') for 16));
@@ -43,10 +44,11 @@ begin
 end
 $$;
 
-CREATE OR REPLACE FUNCTION vault._crypto_aead_det_decrypt(message bytea, additional bytea, key_id bigint, context bytea = 'pgsodium', nonce bytea = NULL)
-RETURNS bytea
-LANGUAGE plpgsql IMMUTABLE SECURITY DEFINER
-AS $$
+create function vault._crypto_aead_det_decrypt(
+  message bytea, additional bytea, key_id bigint, context bytea = 'pgsodium', nonce bytea = null
+) returns bytea
+language plpgsql immutable security definer
+as $$
 declare
   k bytea := supabase_vault_local.derived_key(key_id, context);
   body bytea := substring(message from 33);
@@ -60,10 +62,10 @@ begin
 end
 $$;
 
-CREATE OR REPLACE FUNCTION vault._crypto_aead_det_noncegen()
-RETURNS bytea
-LANGUAGE sql IMMUTABLE
-AS $$ select gen_random_bytes(16) $$;
+-- A fresh random nonce per secret (the real one is libsodium's).
+create function vault._crypto_aead_det_noncegen() returns bytea
+language sql immutable
+as $$ select gen_random_bytes(16) $$;
 
 -- pgcrypto lives in whatever schema the project put it in (extensions on Supabase).
 do $$
@@ -77,118 +79,125 @@ begin
 end
 $$;
 
-CREATE TABLE vault.secrets (
-  id uuid     PRIMARY KEY DEFAULT gen_random_uuid(),
-  name        text,
-  description text NOT NULL default '',
-  secret      text NOT NULL,
-  key_id      uuid,
-  nonce       bytea DEFAULT vault._crypto_aead_det_noncegen(),
-  created_at  timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
-  updated_at  timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP
+create table vault.secrets (
+  id uuid primary key default gen_random_uuid(),
+  name text,
+  description text not null default '',
+  secret text not null,
+  key_id uuid,
+  nonce bytea default vault._crypto_aead_det_noncegen(),
+  created_at timestamptz not null default current_timestamp,
+  updated_at timestamptz not null default current_timestamp
 );
 
-COMMENT ON TABLE vault.secrets IS 'Table with encrypted `secret` column for storing sensitive information on disk.';
+comment on table vault.secrets is
+  'Secrets, stored encrypted (base64 ciphertext bound to the row id); read them through vault.decrypted_secrets.';
 
-CREATE UNIQUE INDEX ON vault.secrets USING btree (name) WHERE name IS NOT NULL;
+create unique index on vault.secrets using btree (name) where name is not null;
 
--- convert_from(..., 'utf8'::name) gives decrypted_secret the collation "C", as in the real view.
-CREATE VIEW vault.decrypted_secrets AS
-SELECT s.id,
+-- The stored ciphertext, decrypted. convert_from(..., 'utf8'::name) gives
+-- decrypted_secret the collation "C", which is how the real view presents it.
+create view vault.decrypted_secrets as
+select
+  s.id,
   s.name,
   s.description,
   s.secret,
   convert_from(
     vault._crypto_aead_det_decrypt(
-      message := decode(s.secret, 'base64'::text),
+      message := decode(s.secret, 'base64'),
       additional := convert_to(s.id::text, 'utf8'),
       key_id := 0,
       context := 'pgsodium'::bytea,
       nonce := s.nonce
     ),
     'utf8'::name
-  ) AS decrypted_secret,
+  ) as decrypted_secret,
   s.key_id,
   s.nonce,
   s.created_at,
   s.updated_at
-FROM vault.secrets s;
+from vault.secrets s;
 
-CREATE OR REPLACE FUNCTION vault.create_secret(
+-- Stores a secret and returns its id. The row is written first, so its id (the
+-- ciphertext's additional data) exists; then the plaintext is replaced by the
+-- ciphertext in the same transaction. new_key_id is accepted and ignored.
+create function vault.create_secret(
   new_secret text,
-  new_name text = NULL,
+  new_name text = null,
   new_description text = '',
-  -- unused
-  new_key_id uuid = NULL
-)
-RETURNS uuid
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = ''
-AS $$
-DECLARE
-  rec record;
-BEGIN
-  INSERT INTO vault.secrets (secret, name, description)
-  VALUES (
-    new_secret,
-    new_name,
-    new_description
+  new_key_id uuid = null
+) returns uuid
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  created vault.secrets;
+begin
+  insert into vault.secrets (secret, name, description)
+  values (new_secret, new_name, new_description)
+  returning * into created;
+  update vault.secrets
+  set secret = encode(
+    vault._crypto_aead_det_encrypt(
+      message := convert_to(new_secret, 'utf8'),
+      additional := convert_to(created.id::text, 'utf8'),
+      key_id := 0,
+      context := 'pgsodium'::bytea,
+      nonce := created.nonce
+    ),
+    'base64'
   )
-  RETURNING * INTO rec;
-  UPDATE vault.secrets s
-  SET secret = encode(vault._crypto_aead_det_encrypt(
-    message := convert_to(rec.secret, 'utf8'),
-    additional := convert_to(s.id::text, 'utf8'),
-    key_id := 0,
-    context := 'pgsodium'::bytea,
-    nonce := rec.nonce
-  ), 'base64')
-  WHERE id = rec.id;
-  RETURN rec.id;
-END
+  where id = created.id;
+  return created.id;
+end
 $$;
 
-CREATE OR REPLACE FUNCTION vault.update_secret(
+-- Changes what is given; a null argument keeps the current value. new_key_id is
+-- accepted and ignored.
+create function vault.update_secret(
   secret_id uuid,
-  new_secret text = NULL,
-  new_name text = NULL,
-  new_description text = NULL,
-  -- unused
-  new_key_id uuid = NULL
-)
-RETURNS void
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = ''
-AS $$
-DECLARE
-  decrypted_secret text := (SELECT decrypted_secret FROM vault.decrypted_secrets WHERE id = secret_id);
-BEGIN
-  UPDATE vault.secrets s
-  SET
-    secret = CASE WHEN new_secret IS NULL THEN s.secret
-                  ELSE encode(vault._crypto_aead_det_encrypt(
-                    message := convert_to(new_secret, 'utf8'),
-                    additional := convert_to(s.id::text, 'utf8'),
-                    key_id := 0,
-                    context := 'pgsodium'::bytea,
-                    nonce := s.nonce
-                  ), 'base64') END,
-    name = coalesce(new_name, s.name),
-    description = coalesce(new_description, s.description),
-    updated_at = now()
-  WHERE s.id = secret_id;
-END
+  new_secret text = null,
+  new_name text = null,
+  new_description text = null,
+  new_key_id uuid = null
+) returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  update vault.secrets s
+  set secret = case
+        when new_secret is null then s.secret
+        else encode(
+          vault._crypto_aead_det_encrypt(
+            message := convert_to(new_secret, 'utf8'),
+            additional := convert_to(s.id::text, 'utf8'),
+            key_id := 0,
+            context := 'pgsodium'::bytea,
+            nonce := s.nonce
+          ),
+          'base64'
+        )
+      end,
+      name = coalesce(new_name, s.name),
+      description = coalesce(new_description, s.description),
+      updated_at = now()
+  where s.id = secret_id;
+end
 $$;
 
-SELECT pg_catalog.pg_extension_config_dump('vault.secrets', '');
+-- pg_dump keeps the rows of this extension table.
+select pg_catalog.pg_extension_config_dump('vault.secrets', '');
 
--- As the real 0.3 ends: no role may call the functions until granted.
-REVOKE ALL ON FUNCTION
+-- No role may call the functions until granted (hosted Supabase grants
+-- service_role and postgres afterwards; local/bootstrap.sql does the same).
+revoke all on function
   vault._crypto_aead_det_encrypt,
   vault._crypto_aead_det_decrypt,
   vault._crypto_aead_det_noncegen,
   vault.create_secret,
   vault.update_secret
-FROM PUBLIC;
+from public;
