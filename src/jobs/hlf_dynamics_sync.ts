@@ -6,6 +6,7 @@ import type {
 import type {
   CertificationPortal,
   PortalPushResult,
+  PortalPushSignals,
 } from "../application/ports/certification_portal.ts";
 import type { SyncQuarantine } from "../application/ports/sync_quarantine.ts";
 import { BatchPacer, type StopReason } from "../domain/batch_pacer.ts";
@@ -83,10 +84,12 @@ export function hlfDynamicsSync(
     // Set while a read-ahead page is pending, so its failure is never unhandled.
     let ahead: Promise<CertificationChange[]> | null = null;
     // Portal waits (Retry-After, backoff) end where the margin begins: the part ends, not fails.
+    // Requests already sent run on under the run's own signal, so their answers still count.
     const soft = pacer.softStop();
+    const signals = { signal: context.signal, waitSignal: soft.signal };
     try {
       cursor = await ports.feed.position(options.syncName);
-      await retryQuarantined(ports, options, { ...context, signal: soft.signal }, counts);
+      await retryQuarantined(ports, options, context, signals, counts);
       ahead = guarded(ports.feed.read(options.organisationCode, cursor, options.pageSize));
       while (true) {
         stopped = pacer.stopReason();
@@ -103,7 +106,7 @@ export function hlfDynamicsSync(
           ? guarded(ports.feed.read(options.organisationCode, last, options.pageSize))
           : Promise.resolve([]);
         const { result } = await pacer.run(() =>
-          ports.portal.push(changes.map((c) => c.status), soft.signal)
+          ports.portal.push(changes.map((c) => c.status), signals)
         );
         const passed = passablePrefix(changes, result);
         const refused = result.rejected.filter((r) =>
@@ -154,6 +157,7 @@ async function retryQuarantined(
   ports: HlfDynamicsSyncPorts,
   options: HlfDynamicsSyncOptions,
   context: JobContext,
+  signals: PortalPushSignals,
   counts: { retried: number; released: number },
 ): Promise<void> {
   if (options.quarantineRetries < 1) return;
@@ -163,7 +167,7 @@ async function retryQuarantined(
     options.quarantineRetries,
   );
   if (due.length === 0) return;
-  const result = await ports.portal.push(due, context.signal);
+  const result = await ports.portal.push(due, signals);
   const owner = { syncName: options.syncName, jobName: context.jobName };
   const refused = result.rejected.filter((r) => !r.retryable);
   await ports.quarantine.hold(owner, refused.map(quarantineEntry), context.clock.now());

@@ -6,7 +6,11 @@ import { timerSleep } from "../../src/domain/batch_pacer.ts";
 import { FAKE_APP, FakeDataverse } from "../../local/fake_dataverse.ts";
 import { aCertificationStatus, aDataversePortal } from "../support/dynamics_fakes.ts";
 
-const signal = () => new AbortController().signal;
+/** Signals that never abort: neither the run nor its waits are cut short. */
+const signals = () => ({
+  signal: new AbortController().signal,
+  waitSignal: new AbortController().signal,
+});
 
 async function withFake(
   test: (fake: FakeDataverse, portal: ReturnType<typeof aDataversePortal>) => Promise<void>,
@@ -31,7 +35,7 @@ Deno.test("Dataverse portal posts client credentials for a token and upserts by 
       expiredAt: new Date("2026-11-27T02:00:00.000Z"),
     });
 
-    const result = await portal.push([record], signal());
+    const result = await portal.push([record], signals());
 
     assert.deepEqual([...result.accepted], [record.certificationId]);
     const [token, upsert] = fake.requests;
@@ -74,12 +78,12 @@ Deno.test("Dataverse portal posts client credentials for a token and upserts by 
 Deno.test("Dataverse portal reuses its token until near expiry, then gets a new one", async () => {
   await withFake(async (fake, { portal, clock }) => {
     fake.tokenLifetimeS = 600; // margin min(60 s, 300 s) = 60 s
-    await portal.push([aCertificationStatus(1)], signal());
+    await portal.push([aCertificationStatus(1)], signals());
     clock.advance(500_000);
-    await portal.push([aCertificationStatus(2)], signal());
+    await portal.push([aCertificationStatus(2)], signals());
     assert.equal(fake.tokensIssued, 1);
     clock.advance(40_000);
-    await portal.push([aCertificationStatus(3)], signal());
+    await portal.push([aCertificationStatus(3)], signals());
     assert.equal(fake.tokensIssued, 2);
     assert.deepEqual(fake.upserts().map((r) => r.headers.get("authorization")), [
       "Bearer token-1",
@@ -96,7 +100,7 @@ Deno.test("Dataverse portal honours Retry-After on 429 and then delivers", async
       headers: { "retry-after": "3" },
       errorCode: "0x80072321",
     });
-    const result = await portal.push([aCertificationStatus(1)], signal());
+    const result = await portal.push([aCertificationStatus(1)], signals());
     assert.equal(result.accepted.size, 1);
     assert.deepEqual(sleeper.pauses, [3_000]);
     assert.equal(fake.upserts().length, 2);
@@ -106,7 +110,7 @@ Deno.test("Dataverse portal honours Retry-After on 429 and then delivers", async
 Deno.test("Dataverse portal retries 5xx with backoff and then delivers", async () => {
   await withFake(async (fake, { portal, sleeper }) => {
     fake.upsertScript.push({ status: 503 }, { status: 500 });
-    const result = await portal.push([aCertificationStatus(1)], signal());
+    const result = await portal.push([aCertificationStatus(1)], signals());
     assert.equal(result.accepted.size, 1);
     assert.deepEqual(sleeper.pauses, [100, 200]);
   });
@@ -114,9 +118,9 @@ Deno.test("Dataverse portal retries 5xx with backoff and then delivers", async (
 
 Deno.test("Dataverse portal refreshes the token once after a 401 and resends", async () => {
   await withFake(async (fake, { portal }) => {
-    await portal.push([aCertificationStatus(1)], signal());
+    await portal.push([aCertificationStatus(1)], signals());
     fake.expireTokens();
-    const result = await portal.push([aCertificationStatus(2)], signal());
+    const result = await portal.push([aCertificationStatus(2)], signals());
     assert.equal(result.accepted.size, 1);
     assert.equal(fake.tokensIssued, 2);
     assert.deepEqual(fake.upserts().map((r) => r.headers.get("authorization")), [
@@ -133,7 +137,7 @@ Deno.test("Dataverse portal refuses a bad record for good without retrying, goes
     fake.alwaysFail.set(bad.certificationId, { status: 400, errorCode: "0x80040203" });
     const result = await portal.push(
       [aCertificationStatus(1), bad, aCertificationStatus(3)],
-      signal(),
+      signals(),
     );
     assert.deepEqual(
       [...result.accepted],
@@ -166,7 +170,7 @@ Deno.test("Dataverse portal sends UpsertMultiple batches over HTTP and paces its
     });
     const records = Array.from({ length: 60 }, (_, i) => aCertificationStatus(i + 1));
 
-    const result = await portal.push(records, signal());
+    const result = await portal.push(records, signals());
 
     assert.equal(result.accepted.size, 60);
     assert.equal(fake.rows.size, 60);

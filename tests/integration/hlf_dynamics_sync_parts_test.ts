@@ -168,10 +168,11 @@ Deno.test("hlf_dynamics_sync drains a first load of 100,000 changed HLF certific
     assert.equal(wrong.length, 0, `not in their final status at the portal: ${wrong.length}`);
 
     // What may arrive twice. A part ends between pages with the cursor past all it
-    // sent, unless a page is cut off in flight (the part's soft stop when the margin
-    // before its deadline begins, or the budget's abort): requests without an answer
-    // leave the cursor before that page, and the next part, starting there, resends
-    // it. So a resent record lies in the first page after a part's final cursor
+    // sent, unless a page is cut off: a portal wait (Retry-After, backoff) that the
+    // soft stop ends when the margin before the deadline begins, or the budget's abort
+    // of requests in flight (the soft stop lets those finish). Records without an
+    // answer leave the cursor before that page, and the next part, starting there,
+    // resends it. So a resent record lies in the first page after a part's final cursor
     // (at most PAGE_SIZE per part boundary); only a request throttled with 429
     // (resent whole, BATCH_SIZE records) may resend anything else.
     const position = new Map(feedOrder.map((id, i) => [id, i]));

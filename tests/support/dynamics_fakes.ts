@@ -8,6 +8,7 @@ import type {
 import type {
   CertificationPortal,
   PortalPushResult,
+  PortalPushSignals,
   PortalRejection,
 } from "../../src/application/ports/certification_portal.ts";
 import type {
@@ -88,7 +89,7 @@ export class ScriptedCertificationPortal implements CertificationPortal {
   readonly batches: string[][] = [];
   readonly rejectIds = new Map<string, PortalRejection>();
   failWith: Error | null = null;
-  /** When set, every push waits until its signal aborts, as a portal asking for a long pause. */
+  /** When set, every push waits until its wait signal ends, as a portal asking for a long pause. */
   waitsForever = false;
   /** Called after each batch, so a test can abort or move the clock between batches. */
   afterBatch: (batch: number) => void = () => {};
@@ -110,13 +111,16 @@ export class ScriptedCertificationPortal implements CertificationPortal {
     return this;
   }
 
-  push(records: readonly CertificationStatus[], signal: AbortSignal): Promise<PortalPushResult> {
+  push(
+    records: readonly CertificationStatus[],
+    { waitSignal }: PortalPushSignals,
+  ): Promise<PortalPushResult> {
     this.batches.push(records.map((r) => r.certificationId));
     if (this.failWith) return Promise.reject(this.failWith);
     if (this.waitsForever) {
-      // Like a long Retry-After: only the signal ends the wait.
+      // Like a long Retry-After: only the wait signal (the soft stop, or the run's) ends it.
       return new Promise((_, reject) =>
-        signal.addEventListener("abort", () => reject(signal.reason), { once: true })
+        waitSignal.addEventListener("abort", () => reject(waitSignal.reason), { once: true })
       );
     }
     const accepted = new Set<string>();

@@ -11,7 +11,11 @@ const BASE = "http://dataverse.test";
 const records = (count: number) =>
   Array.from({ length: count }, (_, i) => aCertificationStatus(i + 1));
 const idOf = (n: number) => aCertificationStatus(n).certificationId;
-const signal = () => new AbortController().signal;
+/** Signals that never abort: neither the run nor its waits are cut short. */
+const signals = () => ({
+  signal: new AbortController().signal,
+  waitSignal: new AbortController().signal,
+});
 
 function setup(
   settings: Partial<DataverseSettings> = {},
@@ -34,22 +38,22 @@ Deno.test("DataverseCertificationPortal fetches one token for a batch and caches
   const { fake, portal, clock } = setup({}, 60_000);
   fake.tokenLifetimeS = 3600;
 
-  const first = await portal.push(records(5), signal());
+  const first = await portal.push(records(5), signals());
   assert.equal(first.accepted.size, 5);
   assert.equal(fake.tokensIssued, 1, "concurrent workers share one token request");
 
   clock.advance(3600_000 - 60_000 - 1);
-  await portal.push(records(1), signal());
+  await portal.push(records(1), signals());
   assert.equal(fake.tokensIssued, 1, "still cached inside the margin");
 
   clock.advance(1);
-  await portal.push(records(1), signal());
+  await portal.push(records(1), signals());
   assert.equal(fake.tokensIssued, 2, "refreshed once the margin is reached");
 });
 
 Deno.test("DataverseCertificationPortal keeps at most `concurrency` upserts in flight", async () => {
   const { fake, portal } = setup({ concurrency: 3 });
-  const result = await portal.push(records(12), signal());
+  const result = await portal.push(records(12), signals());
   assert.equal(result.accepted.size, 12);
   assert.equal(fake.maxInFlight, 3);
 });
@@ -58,7 +62,7 @@ Deno.test("DataverseCertificationPortal waits out Retry-After on 429 and then su
   const { fake, portal, sleeper } = setup({ concurrency: 1 });
   fake.upsertScript.push({ status: 429, headers: { "retry-after": "7" }, errorCode: "0x80072322" });
 
-  const result = await portal.push(records(2), signal());
+  const result = await portal.push(records(2), signals());
 
   assert.deepEqual([...result.accepted], [idOf(1), idOf(2)]);
   assert.deepEqual(sleeper.pauses, [7_000]);
@@ -71,7 +75,7 @@ Deno.test("DataverseCertificationPortal gives up on a record when Retry-After is
   });
   fake.upsertScript.push({ status: 429, headers: { "retry-after": "300" } });
 
-  const result = await portal.push(records(3), signal());
+  const result = await portal.push(records(3), signals());
 
   assert.equal(result.accepted.size, 0);
   assert.equal(result.rejected.length, 1);
@@ -85,7 +89,7 @@ Deno.test("DataverseCertificationPortal retries 5xx with exponential backoff and
   const { fake, portal, sleeper } = setup({ concurrency: 1 });
   fake.upsertScript.push({ status: 503 }, { status: 502 }, { status: 500 });
 
-  const result = await portal.push(records(1), signal());
+  const result = await portal.push(records(1), signals());
 
   assert.deepEqual([...result.accepted], [idOf(1)]);
   assert.deepEqual(sleeper.pauses, [100, 200, 400]);
@@ -95,7 +99,7 @@ Deno.test("DataverseCertificationPortal rejects a record as retryable after maxA
   const { fake, portal, sleeper } = setup({ concurrency: 1 }, undefined, { maxAttempts: 3 });
   fake.alwaysFail.set(idOf(1), { status: 500, errorCode: "0x80040216" });
 
-  const result = await portal.push(records(1), signal());
+  const result = await portal.push(records(1), signals());
 
   assert.deepEqual(result.rejected, [{
     certificationId: idOf(1),
@@ -109,10 +113,10 @@ Deno.test("DataverseCertificationPortal rejects a record as retryable after maxA
 
 Deno.test("DataverseCertificationPortal refreshes the token once on 401 and resends", async () => {
   const { fake, portal } = setup({ concurrency: 1 });
-  await portal.push(records(1), signal());
+  await portal.push(records(1), signals());
   fake.expireTokens();
 
-  const result = await portal.push(records(2), signal());
+  const result = await portal.push(records(2), signals());
 
   assert.equal(result.accepted.size, 2);
   assert.equal(fake.tokensIssued, 2);
@@ -123,7 +127,7 @@ Deno.test("DataverseCertificationPortal refreshes the token once on 401 and rese
 Deno.test("DataverseCertificationPortal fails a record for now (never for good) when the portal still answers 401 after a refresh", async () => {
   const { fake, portal } = setup({ concurrency: 1 });
   fake.alwaysFail.set(idOf(1), { status: 401, errorCode: "0x80072560" });
-  const result = await portal.push(records(1), signal());
+  const result = await portal.push(records(1), signals());
   assert.deepEqual(result.rejected.map((r) => [r.status, r.reason, r.retryable]), [
     [401, "HTTP 401 ('0x80072560')", true],
   ]);
@@ -134,7 +138,7 @@ Deno.test("DataverseCertificationPortal refuses a 400 for good at once, with the
   const { fake, portal, sleeper } = setup({ concurrency: 1 });
   fake.alwaysFail.set(idOf(2), { status: 400, errorCode: "0x80040203" });
 
-  const result = await portal.push(records(5), signal());
+  const result = await portal.push(records(5), signals());
 
   assert.deepEqual([...result.accepted], [idOf(1), idOf(3), idOf(4), idOf(5)]);
   assert.deepEqual(result.rejected, [{
@@ -152,7 +156,7 @@ Deno.test("DataverseCertificationPortal starts no new record after one fails for
   const { fake, portal } = setup({ concurrency: 1 }, undefined, { maxAttempts: 2 });
   fake.alwaysFail.set(idOf(2), { status: 503 });
 
-  const result = await portal.push(records(5), signal());
+  const result = await portal.push(records(5), signals());
 
   assert.deepEqual([...result.accepted], [idOf(1)]);
   assert.deepEqual(result.rejected.map((r) => [r.certificationId, r.retryable]), [[idOf(2), true]]);
@@ -162,7 +166,7 @@ Deno.test("DataverseCertificationPortal starts no new record after one fails for
 Deno.test("DataverseCertificationPortal fails the push when the portal refuses the table itself (404), not the record", async () => {
   const { portal } = setup({ concurrency: 1, entitySet: "hlf_nosuchtable" });
   await assert.rejects(
-    portal.push(records(2), signal()),
+    portal.push(records(2), signals()),
     /refuses the table 'hlf_nosuchtable': HTTP 404/,
   );
 });
@@ -170,7 +174,7 @@ Deno.test("DataverseCertificationPortal fails the push when the portal refuses t
 Deno.test("DataverseCertificationPortal sends batchSize records per UpsertMultiple, concurrency at a time", async () => {
   const { fake, portal } = setup({ batchSize: 10, concurrency: 2 });
 
-  const result = await portal.push(records(45), signal());
+  const result = await portal.push(records(45), signals());
 
   assert.equal(result.accepted.size, 45);
   assert.equal(fake.upserts().length, 0);
@@ -195,7 +199,7 @@ Deno.test("DataverseCertificationPortal resends a refused batch one record at a 
   const { fake, portal } = setup({ batchSize: 5, concurrency: 1 });
   fake.alwaysFail.set(idOf(3), { status: 400, errorCode: "0x80040203" });
 
-  const result = await portal.push(records(10), signal());
+  const result = await portal.push(records(10), signals());
 
   assert.equal(result.accepted.size, 9);
   assert.deepEqual(result.rejected.map((r) => [r.certificationId, r.status, r.retryable]), [
@@ -210,7 +214,7 @@ Deno.test("DataverseCertificationPortal falls back to single PATCHes for good wh
   const { fake, portal } = setup({ batchSize: 5, concurrency: 1 });
   fake.batchForm = false;
 
-  const result = await portal.push(records(12), signal());
+  const result = await portal.push(records(12), signals());
 
   assert.equal(result.accepted.size, 12);
   assert.equal(fake.multiples().length, 1, "asked once, then never again");
@@ -224,7 +228,7 @@ Deno.test("DataverseCertificationPortal treats 429 as pacing: throttled sends do
     fake.upsertScript.push({ status: 429, headers: { "retry-after": "1" } });
   }
 
-  const result = await portal.push(records(1), signal());
+  const result = await portal.push(records(1), signals());
 
   assert.equal(result.accepted.size, 1);
   assert.deepEqual(sleeper.pauses, [1_000, 1_000, 1_000, 1_000, 1_000]);
@@ -236,7 +240,7 @@ Deno.test("DataverseCertificationPortal gives up on a record throttled past maxT
     fake.upsertScript.push({ status: 429, headers: { "retry-after": "1" } });
   }
 
-  const result = await portal.push(records(2), signal());
+  const result = await portal.push(records(2), signals());
 
   assert.deepEqual(result.rejected.map((r) => [r.status, r.retryable]), [[429, true]]);
   assert.match(result.rejected[0].reason, /still throttled after 3 waits/);
@@ -247,7 +251,7 @@ Deno.test("DataverseCertificationPortal stays under the service protection reque
   const { fake, portal, sleeper } = setup({ batchSize: 10, concurrency: 4 });
   fake.limits = { requests: 3, executionMs: 60_000, concurrent: 52, windowMs: 5_000 };
 
-  const result = await portal.push(records(100), signal());
+  const result = await portal.push(records(100), signals());
 
   assert.equal(result.accepted.size, 100);
   assert.equal(fake.rows.size, 100);
@@ -259,7 +263,7 @@ Deno.test("DataverseCertificationPortal throws when no token can be had, naming 
   const { fake, portal } = setup();
   fake.tokenScript.push({ status: 401, errorCode: "invalid_client" });
 
-  await assert.rejects(portal.push(records(3), signal()), (error: Error) => {
+  await assert.rejects(portal.push(records(3), signals()), (error: Error) => {
     assert.equal(
       error.message,
       "Cannot get a Dynamics access token: the token endpoint answered 401 ('invalid_client')",
@@ -273,7 +277,7 @@ Deno.test("DataverseCertificationPortal throws when no token can be had, naming 
 Deno.test("DataverseCertificationPortal retries a token endpoint 503 before giving up", async () => {
   const { fake, portal, sleeper } = setup();
   fake.tokenScript.push({ status: 503 });
-  const result = await portal.push(records(1), signal());
+  const result = await portal.push(records(1), signals());
   assert.equal(result.accepted.size, 1);
   assert.deepEqual(sleeper.pauses, [100]);
 });
@@ -282,13 +286,16 @@ Deno.test("DataverseCertificationPortal stops with the abort reason when the sig
   const { portal } = setup();
   const controller = new AbortController();
   controller.abort(new Error("budget spent"));
-  await assert.rejects(portal.push(records(2), controller.signal), /budget spent/);
+  await assert.rejects(
+    portal.push(records(2), { signal: controller.signal, waitSignal: controller.signal }),
+    /budget spent/,
+  );
 });
 
 Deno.test("DataverseCertificationPortal doubles single quotes in the alternate key and encodes the value", async () => {
   const { fake, portal } = setup();
   const odd = aCertificationStatus(1, { certificationId: "o'brien/1" });
-  const result = await portal.push([odd], signal());
+  const result = await portal.push([odd], signals());
   assert.equal(result.accepted.size, 1);
   assert.equal(
     fake.upserts()[0].path,

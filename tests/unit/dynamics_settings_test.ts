@@ -89,7 +89,10 @@ Deno.test("createCertificationPortal() when misconfigured fails the sync, not th
   const portal = createCertificationPortal(env(vars), deps);
   assert.equal(portal.enabled, true);
   await assert.rejects(
-    portal.push([], new AbortController().signal),
+    portal.push([], {
+      signal: new AbortController().signal,
+      waitSignal: new AbortController().signal,
+    }),
     /Cannot sync with the Dynamics portal: Invalid or missing environment variables: HLF_DYNAMICS_CLIENT_SECRET/,
   );
 });

@@ -20,6 +20,19 @@ export interface PortalPushResult {
 }
 
 /**
+ * The two ways a push is cut short. `signal` is the run's own (hard) signal:
+ * it aborts requests in flight. `waitSignal` ends the waits between requests
+ * (Retry-After pacing, retry backoff) and keeps new requests from starting,
+ * but never aborts a request already sent: its answer (tens of milliseconds
+ * away) decides whether the records count as sent, and dropping it makes the
+ * next part send them again. A job passes its pacer's soft stop here.
+ */
+export interface PortalPushSignals {
+  readonly signal: AbortSignal;
+  readonly waitSignal: AbortSignal;
+}
+
+/**
  * An organisation's portal (HLF's is Dynamics/Dataverse), told about changes
  * to its peer mentors' certifications.
  */
@@ -29,8 +42,11 @@ export interface CertificationPortal {
   /**
    * Creates or updates each record in the portal. A refused record does not
    * stop the others; after a retryable failure no new records are started.
-   * Throws when nothing can be sent (no access token, wrong target) or when
-   * `signal` aborts.
+   * Throws when nothing can be sent (no access token, wrong target), when
+   * `signal` aborts, or when `waitSignal` ends a wait or comes before a request.
    */
-  push(records: readonly CertificationStatus[], signal: AbortSignal): Promise<PortalPushResult>;
+  push(
+    records: readonly CertificationStatus[],
+    signals: PortalPushSignals,
+  ): Promise<PortalPushResult>;
 }

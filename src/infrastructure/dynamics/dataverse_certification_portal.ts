@@ -1,6 +1,7 @@
 import type {
   CertificationPortal,
   PortalPushResult,
+  PortalPushSignals,
   PortalRejection,
 } from "../../application/ports/certification_portal.ts";
 import type { CertificationStatus } from "../../domain/certification_status.ts";
@@ -47,7 +48,7 @@ export class DataverseCertificationPortal implements CertificationPortal {
 
   async push(
     records: readonly CertificationStatus[],
-    signal: AbortSignal,
+    signals: PortalPushSignals,
   ): Promise<PortalPushResult> {
     const chunks: CertificationStatus[][] = [];
     for (let i = 0; i < records.length; i += this.#settings.batchSize) {
@@ -61,7 +62,7 @@ export class DataverseCertificationPortal implements CertificationPortal {
     const worker = async () => {
       while (next < chunks.length && !halted && failure === null) {
         try {
-          const outcome = await this.#pushChunk(chunks[next++], signal);
+          const outcome = await this.#pushChunk(chunks[next++], signals);
           outcome.accepted.forEach((id) => accepted.add(id));
           rejected.push(...outcome.rejected);
           // The cursor cannot pass a record that may still go through: start nothing new.
@@ -79,14 +80,14 @@ export class DataverseCertificationPortal implements CertificationPortal {
 
   async #pushChunk(
     records: readonly CertificationStatus[],
-    signal: AbortSignal,
+    signals: PortalPushSignals,
   ): Promise<PortalPushResult> {
     if (records.length > 1 && this.#batchForm) {
       const outcome = await this.#sender.send({
         method: "POST",
         url: upsertMultipleUrl(this.#settings),
         body: JSON.stringify({ Targets: records.map((r) => this.#target(r)) }),
-      }, signal);
+      }, signals);
       if (outcome.ok) {
         return { accepted: new Set(records.map((r) => r.certificationId)), rejected: [] };
       }
@@ -94,17 +95,17 @@ export class DataverseCertificationPortal implements CertificationPortal {
         return { accepted: new Set(), rejected: records.map((r) => rejection(r, outcome)) };
       }
       if (BATCH_FORM_REFUSED.has(outcome.status ?? 0)) this.#batchForm = false;
-      const singles = await this.#pushEach(records, signal);
+      const singles = await this.#pushEach(records, signals);
       // Every record went through alone: the portal refuses the form, not the data.
       if (singles.accepted.size === records.length) this.#batchForm = false;
       return singles;
     }
-    return await this.#pushEach(records, signal);
+    return await this.#pushEach(records, signals);
   }
 
   async #pushEach(
     records: readonly CertificationStatus[],
-    signal: AbortSignal,
+    signals: PortalPushSignals,
   ): Promise<PortalPushResult> {
     const accepted = new Set<string>();
     const rejected: PortalRejection[] = [];
@@ -113,7 +114,7 @@ export class DataverseCertificationPortal implements CertificationPortal {
         method: "PATCH",
         url: upsertUrl(this.#settings, record.certificationId),
         body: JSON.stringify(dataverseRow(record)),
-      }, signal);
+      }, signals);
       if (outcome.ok) {
         accepted.add(record.certificationId);
         continue;

@@ -1,3 +1,4 @@
+import type { PortalPushSignals } from "../../application/ports/certification_portal.ts";
 import type { AccessTokenSource } from "./access_token_source.ts";
 import { dataverseError } from "./dataverse_error.ts";
 import type { HttpDependencies } from "./http_dependencies.ts";
@@ -26,6 +27,9 @@ export type SendOutcome =
  * A 401 fetches a new token once; a 429 pauses every request of this sender
  * for its `Retry-After` (Dataverse lengthens the penalty for a client that
  * keeps sending while throttled) and is pacing, not a failed attempt.
+ * The request itself is bounded by the run's `signal` and the request
+ * timeout only; `waitSignal` ends the pauses and stops new sends, so an
+ * answer already on its way is never thrown away.
  * Throws only on abort or when no token can be had.
  */
 export class DataverseSender {
@@ -48,7 +52,10 @@ export class DataverseSender {
   }
 
   /** Sends until the portal answers 2xx, refuses, or the policy is spent. */
-  async send(request: DataverseRequest, signal: AbortSignal): Promise<SendOutcome> {
+  async send(request: DataverseRequest, signals: PortalPushSignals): Promise<SendOutcome> {
+    const { signal } = signals;
+    // Every pause (and the token, fetched before anything is sent) ends at either signal.
+    const waits = AbortSignal.any([signal, signals.waitSignal]);
     const { maxAttempts, maxRetryAfterMs, maxThrottledSends } = this.#retry;
     const fail = (status: number | null, reason: string, retryable: boolean, detail = "") => ({
       ok: false as const,
@@ -65,8 +72,8 @@ export class DataverseSender {
       detail: "",
     };
     for (let attempt = 1; attempt <= maxAttempts;) {
-      await this.#waitWhileThrottled(signal);
-      const token = await this.#tokens.token(signal);
+      await this.#waitWhileThrottled(waits);
+      const token = await this.#tokens.token(waits);
       let response: Response;
       try {
         response = await this.#deps.fetch(request.url, {
@@ -79,7 +86,7 @@ export class DataverseSender {
         if (signal.aborted) throw signal.reason;
         const name = error instanceof Error ? error.name : "error";
         last = { status: null, reason: `the request failed (${name})`, detail: "" };
-        if (attempt < maxAttempts) await this.#deps.sleep(backoffMs(attempt, this.#retry), signal);
+        if (attempt < maxAttempts) await this.#deps.sleep(backoffMs(attempt, this.#retry), waits);
         attempt++;
         continue;
       }
@@ -107,7 +114,7 @@ export class DataverseSender {
       if (!isTransientStatus(response.status)) {
         return fail(response.status, last.reason, response.status === 401, last.detail);
       }
-      if (attempt < maxAttempts) await this.#deps.sleep(backoffMs(attempt, this.#retry), signal);
+      if (attempt < maxAttempts) await this.#deps.sleep(backoffMs(attempt, this.#retry), waits);
       attempt++;
     }
     return fail(last.status, `${last.reason} after ${maxAttempts} attempts`, true, last.detail);
