@@ -49,6 +49,8 @@ create table public.scheduler_dispatch (
   -- null: waiting for the function; delivered: consumed; lost: the sweep gave up on it.
   outcome text check (outcome in ('delivered', 'lost')),
   lost_reason text,
+  -- What the job is sent; a retry or a continuation resends the first attempt's payload.
+  payload jsonb not null default '{}',
   constraint scheduler_dispatch_used_when_closed check (outcome is not null or execution_id is null)
 );
 

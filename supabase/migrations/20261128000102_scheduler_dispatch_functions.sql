@@ -43,7 +43,8 @@ create function public.scheduler_enqueue_dispatch(
   p_slot date,
   p_kind text,
   p_attempt integer,
-  p_previous_execution_id uuid default null
+  p_previous_execution_id uuid default null,
+  p_payload jsonb default '{}'
 ) returns uuid
 language plpgsql
 security definer
@@ -63,13 +64,16 @@ begin
     raise exception 'nightly-scheduler is not configured: Vault needs the secrets '
       'nightly_scheduler_url and nightly_scheduler_secret';
   end if;
-  insert into public.scheduler_dispatch (id, job_name, slot, attempt, kind, previous_execution_id)
-  values (v_id, p_job_name, p_slot, p_attempt, p_kind, p_previous_execution_id);
+  insert into public.scheduler_dispatch
+    (id, job_name, slot, attempt, kind, previous_execution_id, payload)
+  values (v_id, p_job_name, p_slot, p_attempt, p_kind, p_previous_execution_id,
+    coalesce(p_payload, '{}'));
   -- 10 s covers a cold start and the acknowledgement (p99 well under 100 ms
   -- warm); the run itself goes on after the answer.
   v_request := net.http_post(
     url := v_url,
-    body := jsonb_build_object('job_name', p_job_name, 'dispatch_id', v_id),
+    body := jsonb_build_object('job_name', p_job_name, 'dispatch_id', v_id,
+      'payload', coalesce(p_payload, '{}')),
     headers := jsonb_build_object(
       'Content-Type', 'application/json',
       'Authorization', 'Bearer ' || v_secret
@@ -82,9 +86,13 @@ end;
 $$;
 
 -- Dispatches p_job_name now for p_slot (default: today, UTC) as its next
--- attempt: what an operator or a test calls. Returns the dispatch id.
-create function public.scheduler_dispatch(p_job_name text, p_slot date default null)
-returns uuid
+-- attempt, with p_payload for the job: what an operator or a test calls.
+-- Returns the dispatch id.
+create function public.scheduler_dispatch(
+  p_job_name text,
+  p_slot date default null,
+  p_payload jsonb default '{}'
+) returns uuid
 language plpgsql
 security definer
 set search_path = ''
@@ -96,7 +104,8 @@ begin
   select coalesce(max(d.attempt), 0) + 1 into v_attempt
   from public.scheduler_dispatch d where d.job_name = p_job_name and d.slot = v_slot;
   return public.scheduler_enqueue_dispatch(
-    p_job_name, v_slot, case when v_attempt = 1 then 'cron' else 'retry' end, v_attempt
+    p_job_name, v_slot, case when v_attempt = 1 then 'cron' else 'retry' end, v_attempt,
+    null, p_payload
   );
 end;
 $$;

@@ -2,7 +2,9 @@
 -- scheduler_reconcile() runs every five minutes (well inside pg_net's 6 h
 -- response TTL). It matches dispatches with runs and pg_net's responses, so a
 -- request that never became a run is recorded (lost) and retried instead of
--- vanishing with net._http_response.
+-- vanishing with net._http_response. A lost dispatch ends when it became known
+-- lost (pg_net's answer, or the end of its grace), not at the sweep's "now", so
+-- a sweep that comes late does not stretch it.
 
 -- p_now: the sweep's "now" (tests pass their own); p_lost_after: how long a
 -- dispatch may stay without an answer or a run before it counts as lost (well
@@ -77,7 +79,8 @@ begin
       dispatch_id, slot, attempt, previous_execution_id
     ) values (
       v_lost_id, v_row.job_name, v_row.kind, 'lost', v_row.created_at,
-      greatest(v_row.created_at, coalesce(v_response.created, p_now)), v_reason,
+      greatest(v_row.created_at,
+        coalesce(v_response.created, least(p_now, v_row.created_at + p_lost_after))), v_reason,
       v_row.id, v_row.slot, v_row.attempt, v_row.previous_execution_id
     );
     update public.scheduler_dispatch
@@ -107,7 +110,7 @@ begin
       + make_interval(secs => v_row.retry_backoff_ms / 1000.0 * 2 ^ (v_row.attempt - 1));
     continue when p_now >= public.scheduler_slot_window_end(v_row.job_name, v_row.slot);
     perform public.scheduler_enqueue_dispatch(
-      v_row.job_name, v_row.slot, 'retry', v_row.attempt + 1, v_row.execution_id
+      v_row.job_name, v_row.slot, 'retry', v_row.attempt + 1, v_row.execution_id, v_row.payload
     );
     v_retried := v_retried + 1;
   end loop;
@@ -154,9 +157,9 @@ revoke all on function public.scheduler_close_dead_run(uuid)
   from public, anon, authenticated, service_role;
 revoke all on function public.scheduler_slot_window_end(text, date)
   from public, anon, authenticated, service_role;
-revoke all on function public.scheduler_enqueue_dispatch(text, date, text, integer, uuid)
+revoke all on function public.scheduler_enqueue_dispatch(text, date, text, integer, uuid, jsonb)
   from public, anon, authenticated, service_role;
-revoke all on function public.scheduler_dispatch(text, date)
+revoke all on function public.scheduler_dispatch(text, date, jsonb)
   from public, anon, authenticated, service_role;
 revoke all on function public.scheduler_dispatch_nightly(date)
   from public, anon, authenticated, service_role;

@@ -30,6 +30,10 @@ $$;
 -- first attempt is next due (02:00 through the nightly pg_cron job, or its own
 -- run_at; for a job that runs after another, that one's time) and null when
 -- nothing will start it: disabled, paused, or the nightly pg_cron job inactive.
+-- attempts_tonight counts attempts (distinct attempt numbers): a continuation
+-- is a part of its attempt, and parts_tonight counts the parts, as
+-- scheduler_night does. The quarantine counts come from
+-- scheduler_sync_quarantine_status (a sync counts under the job of its name).
 create view public.scheduler_job_health as
 with nightly_cron as (
   select c.active, c.schedule from cron.job c where c.jobname = 'nightly-scheduler'
@@ -47,7 +51,9 @@ select
    where s.job_name = j.job_name and s.status = 'succeeded') as last_success_at,
   public.scheduler_failed_nights(j.job_name, (now() at time zone 'utc')::date)
     as consecutive_failed_nights,
-  (select count(*)::integer from public.scheduler_dispatch d
+  -- (changed) distinct attempt numbers: a continuation repeats its attempt's
+  -- number; a dispatched attempt counts before its run starts.
+  (select count(distinct d.attempt)::integer from public.scheduler_dispatch d
    where d.job_name = j.job_name and d.slot = (now() at time zone 'utc')::date) as attempts_tonight,
   j.max_attempts,
   j.run_after,
@@ -60,7 +66,12 @@ select
       public.scheduler_next_daily_run((select schedule from nightly_cron), now())
   end as next_run_at,
   (select count(*)::integer from public.scheduler_alert a
-   where a.job_name = j.job_name and a.resolved_at is null) as open_alerts
+   where a.job_name = j.job_name and a.resolved_at is null) as open_alerts,
+  -- (new) tonight as one run: the parts that did work, retries' parts included.
+  coalesce(night.parts, 0) as parts_tonight,
+  j.max_parts,
+  coalesce(q.retrying, 0) as quarantined_retrying,
+  coalesce(q.needs_person, 0) as quarantined_needs_person
 from public.scheduler_nightly_job j
 left join public.scheduler_nightly_job p on p.job_name = j.run_after
 left join lateral (
@@ -69,10 +80,13 @@ left join lateral (
   where l.job_name = j.job_name and l.status <> 'duplicate'
   order by l.started_at desc
   limit 1
-) last_run on true;
+) last_run on true
+left join public.scheduler_night night
+  on night.job_name = j.job_name and night.slot = (now() at time zone 'utc')::date
+left join public.scheduler_sync_quarantine_status q on q.sync_name = j.job_name;
 
 comment on view public.scheduler_job_health is
-  'One row per nightly job: state, last run, last success, failed nights in a row, attempts tonight, next run, open alerts.';
+  'One row per nightly job: state, last run, last success, failed nights in a row, attempts and parts tonight, next run, open alerts, quarantined records waiting.';
 
 revoke all on public.scheduler_job_health from public, anon, authenticated;
 grant select on public.scheduler_job_health to service_role;

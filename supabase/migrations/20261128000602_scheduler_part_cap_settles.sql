@@ -1,6 +1,6 @@
 -- A night stopped at its part cap ends as it is. scheduler_continue (issue 10,
 -- 20261128000402) dispatches no next part once a slot has max_parts partial
--- parts, but scheduler_reconcile (20261128000106) saw the slot's last dispatch
+-- parts, but scheduler_reconcile (20261128000104) saw the slot's last dispatch
 -- delivered, no success and attempts left, and retried it as if it had failed:
 -- up to max_attempts - 1 more attempts, each with up to max_parts parts. And
 -- scheduler_slot_settled said such a slot was not settled until its window
@@ -8,7 +8,7 @@
 -- Now a slot whose last part ended partial with nothing after it (stopped by
 -- the part cap, or by its window or a pause before that) is settled: the sweep
 -- does not retry it, dependants may start, and the alert check reports it.
--- scheduler_reconcile is 20261128000106's with one line added (marked).
+-- scheduler_reconcile is 20261128000104's with one line added (marked).
 
 -- Whether p_slot's last dispatch ran and ended partial with no part after it.
 -- (Its dispatch is the one the sweep would retry: latest attempt, latest created.)

@@ -1,7 +1,7 @@
 -- Alerts that know about issue 10's parts and quarantine.
 -- 1. `attempts` on an alert (and "after N of M attempts" in its text) counted
 --    every dispatch, continuations included; it now counts attempts (distinct
---    attempt numbers), like scheduler_job_health (20261128000601).
+--    attempt numbers), like scheduler_job_health (20261128000503).
 -- 2. A night whose last part ended partial (stopped at its part cap, or by its
 --    window) with no success is kind 'unfinished', saying how many parts ran;
 --    before, it was reported as 'failed' with last status 'partial'.
