@@ -3,7 +3,10 @@
 // fake the integration tests use (token endpoint, single upserts, UpsertMultiple
 // and Dataverse's service protection limits), on a fixed port. On start it
 // writes .local/demo_dataverse.env with the HLF_DYNAMICS_* settings that point
-// the function at it (demo values, not secrets).
+// the function at it (demo values, not secrets). With DEMO_DATAVERSE_RECORDS=<file>
+// (the demo stack sets it) it keeps its records in that file across restarts,
+// as the real portal keeps them: loaded on start, saved a second after a change
+// and on SIGTERM/SIGINT.
 //   DEMO_DATAVERSE_LATENCY_MS=50     time each upsert request takes (default 0)
 //   DEMO_DATAVERSE_BATCH_FORM=false  answer UpsertMultiple with 404, as a portal without it
 //   GET /_demo/stats -> {"rows", "upserts", "upsert_multiples", "records_sent", "throttled",
@@ -14,6 +17,7 @@
 //   PUT /_demo/latency {"latency_ms": n} -> sets the latency of later upserts (a test's condition)
 import { FAKE_APP, FakeDataverse } from "./fake_dataverse.ts";
 import { platform } from "./platform.ts";
+import { openRecords, writeAtomic } from "./demo_records.ts";
 
 const PORT = platform.DEMO_PORTAL_PORT;
 const ENV_FILE = new URL("../.local/demo_dataverse.env", import.meta.url);
@@ -21,6 +25,7 @@ const ENV_FILE = new URL("../.local/demo_dataverse.env", import.meta.url);
 const portal = new FakeDataverse();
 portal.latencyMs = Number(Deno.env.get("DEMO_DATAVERSE_LATENCY_MS") ?? 0);
 portal.batchForm = Deno.env.get("DEMO_DATAVERSE_BATCH_FORM") !== "false";
+const records = await openRecords(portal, Deno.env.get("DEMO_DATAVERSE_RECORDS") || null);
 const counts = { upserts: 0, upsert_multiples: 0, records_sent: 0 };
 // Times each record arrived, by either form: what "sent twice" is measured against.
 const sends = new Map<string, number>();
@@ -62,6 +67,7 @@ const base = portal.serve(PORT, async (request) => {
   const own = await demoRoute(request);
   if (own) return own;
   const response = await portal.handle(request);
+  if (request.method === "PATCH" || request.method === "POST") records.changed();
   if (request.method === "PATCH") counts.upserts++;
   if (request.method === "POST" && request.url.endsWith("UpsertMultiple")) {
     counts.upsert_multiples++;
@@ -77,7 +83,8 @@ const base = portal.serve(PORT, async (request) => {
   return response;
 });
 
-await Deno.writeTextFile(
+// Atomic: stack.sh reads it as soon as it exists.
+await writeAtomic(
   ENV_FILE,
   [
     "HLF_DYNAMICS_SYNC_ENABLED=true",
@@ -89,6 +96,5 @@ await Deno.writeTextFile(
     `HLF_DYNAMICS_SCOPE=${FAKE_APP.scope}`,
     "",
   ].join("\n"),
-  { mode: 0o600 },
 );
 console.log(JSON.stringify({ time: new Date().toISOString(), event: "listening", base }));

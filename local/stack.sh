@@ -7,10 +7,13 @@
 #   bash local/stack.sh status   show what runs
 #   bash local/stack.sh reset    down, then delete the database and local secrets
 # Ports and paths: local/platform.env. While up, .local/stack.env holds URLs and keys.
+# STACK_PROFILE=test uses the tests' own database instead of the demo's (scripts/test.sh
+# does); one stack runs at a time, so `up` of one profile first stops the other.
 # FUNCTION_ENTRY=/path/to/x.ts overrides the function entry point (for testing).
 set -euo pipefail
 
-LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib
+STACK_SH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/stack.sh
+LIB=$(dirname "$STACK_SH")/lib
 # shellcheck source=lib/paths.sh
 . "$LIB/paths.sh"    # where everything is (ports from local/platform.env)
 # shellcheck source=lib/process.sh
@@ -27,6 +30,14 @@ cd "$ROOT"
 cmd_up() {
   mkdir -p "$LOGS" "$RUN"
   chmod 0755 "$LOCAL"
+  local running
+  running=$(running_profile)
+  if [ "$running" != "$STACK_PROFILE" ]; then
+    # A stack from before profiles has no profile file: it is the demo's.
+    say "stopping the $running stack first (the ports are fixed; its data stays)"
+    STACK_PROFILE=$running bash "$STACK_SH" down
+  fi
+  echo "$STACK_PROFILE" >"$RUNNING_PROFILE_FILE"
   check_tools
   start_postgres
   write_env
@@ -41,21 +52,35 @@ cmd_up() {
   wait_http "function nightly-scheduler" /functions/v1/nightly-scheduler "$LOGS/function.log" \
     gateway:gateway.ts "function:deno run"
   wait_worker
-  say "stack is up: API $API_URL, DB $DB_URL (keys and secrets in .local/stack.env)"
+  say "stack is up ($STACK_PROFILE data): API $API_URL, DB $DB_URL (keys and secrets in .local/stack.env)"
 }
 
+# The profile of the stack that runs (or last ran): the demo's unless `up` said otherwise.
+running_profile() { cat "$RUNNING_PROFILE_FILE" 2>/dev/null || echo demo; }
+
 cmd_down() {
+  local running
+  running=$(running_profile)
+  if [ "$running" != "$STACK_PROFILE" ]; then
+    STACK_PROFILE=$running bash "$STACK_SH" down
+    return
+  fi
   stop_bg demo_dataverse demo_dataverse.ts
   stop_bg function "deno run"
   stop_bg gateway gateway.ts
   stop_bg pg_net_worker pg_net_worker.ts
   stop_bg postgrest "$POSTGREST"
   stop_postgres
-  rm -f "$LOCAL/stack.env"
+  rm -f "$LOCAL/stack.env" "$RUNNING_PROFILE_FILE"
 }
 
 cmd_status() {
   local name match pid
+  if [ "$(running_profile)" != "$STACK_PROFILE" ]; then
+    STACK_PROFILE=$(running_profile) bash "$STACK_SH" status
+    return
+  fi
+  echo "profile        $STACK_PROFILE"
   if [ -f "$PGDATA/PG_VERSION" ] && pg_running; then
     echo "postgres       running  127.0.0.1:$PG_PORT"
   else
@@ -79,9 +104,14 @@ cmd_status() {
 
 cmd_reset() {
   cmd_down
+  if [ "$STACK_PROFILE" = test ]; then
+    rm -rf "$DATA_HOME"
+    say "removed the tests' database ($PGDATA)"
+    return
+  fi
   rm -rf "$PGDATA" "$LOCAL/jwt_secret" "$LOCAL/scheduler_secret" "$LOCAL/api_keys.env" \
-    "$LOCAL/postgrest.conf"
-  say "removed .local/pgdata and the local secrets"
+    "$LOCAL/postgrest.conf" "$PORTAL_RECORDS"
+  say "removed the demo's database ($PGDATA), the demo portal's records and the local secrets"
 }
 
 case "${1:-}" in

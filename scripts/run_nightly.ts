@@ -3,7 +3,11 @@
 // every nightly job is done with the slot; prints the slot's log rows and checks
 // that the demo portal holds every HLF certification in its final status.
 // The night is today's slot (UTC) if it has not run yet, else the day after the
-// latest slot run here: each run of nightly.sh is the next night.
+// latest slot run here: each run of nightly.sh is the next night. Its clock is
+// compressed: whenever nothing of the night is pending or running, the jobs
+// with the next time of night (run_at, such as scheduler_retention at 03:30)
+// start, as the sweep starts them when that time comes (the sweep itself starts
+// them for today's date only, so a simulated later night needs this).
 import postgres from "postgres";
 import { platform } from "../local/platform.ts";
 import { stackEnv } from "../local/stack.ts";
@@ -34,6 +38,7 @@ try {
         and not public.scheduler_slot_settled(job_name, ${slot}, now())`;
     if (open.length === 0) break;
     console.log(`    waiting for: ${open.map((j) => j.job_name).join(", ")}`);
+    await startTimedJobsWhenIdle(slot);
     if (Date.now() - lastSweep >= SWEEP_EVERY_MS) {
       await sql`select * from public.scheduler_reconcile()`;
       lastSweep = Date.now();
@@ -89,4 +94,31 @@ try {
   }
 } finally {
   await sql.end();
+}
+
+/** Starts the night's next timed jobs (earliest run_at not dispatched yet) when the night is idle. */
+async function startTimedJobsWhenIdle(slot: string): Promise<void> {
+  const started = await sql.begin(async (tx) => {
+    // The sweep's own lock: it cannot start the same job for the same slot meanwhile.
+    await tx`select pg_advisory_xact_lock(hashtext('scheduler_reconcile'))`;
+    return await tx`
+      with due as (
+        select j.job_name, j.run_at from scheduler_nightly_job j
+        where j.enabled and j.pause_reason is null and j.run_at is not null
+          and not exists (select from scheduler_dispatch d
+                          where d.job_name = j.job_name and d.slot = ${slot})
+      )
+      select due.job_name, to_char(due.run_at, 'HH24:MI') as run_at,
+        public.scheduler_dispatch(due.job_name, ${slot}::date) as dispatch_id
+      from due
+      where due.run_at = (select min(run_at) from due)
+        and not exists (select from scheduler_dispatch d
+                        where d.slot = ${slot} and d.outcome is null)
+        and not exists (select from scheduler_execution_log x
+                        where x.slot = ${slot} and x.status = 'running')
+      order by due.job_name`;
+  });
+  for (const job of started) {
+    console.log(`==> ${job.run_at} of the night: starting ${job.job_name}, as the sweep would`);
+  }
 }

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test, unit and integration, on a fresh machine of this kind:
-# installs what is missing, starts the local stack, runs the tests, stops the
-# stack (only if this script started it). Runs the Deno tests, then the pgTAP
-# database tests. Ends with a plain "N passed, N failed" over both.
+# installs what is missing, starts the local stack on the tests' own database
+# (STACK_PROFILE=test, made afresh; the demo's database is never touched), runs
+# the tests, stops that stack, and brings back the demo stack if it was up
+# before (the ports are fixed, so only one runs at a time). Runs the Deno tests,
+# then the pgTAP database tests. Ends with a plain "N passed, N failed" over both.
 #   bash scripts/test.sh            everything
 #   bash scripts/test.sh --unit     unit tests only (no stack, no install of PostgreSQL)
 set -uo pipefail
@@ -14,6 +16,18 @@ export DENO_CERT=/etc/ssl/certs/ca-certificates.crt NO_COLOR=1 RUST_BACKTRACE=0
 cd "$ROOT" || exit 1
 
 targets=(tests/)
+
+# Stops the tests' stack and starts the demo stack again if it ran before, as it ran.
+restore_stack() {
+  local code=$?
+  bash local/stack.sh down
+  if [ "${#demo_up[@]}" -gt 0 ]; then
+    echo "==> bringing the demo stack back: bash local/stack.sh ${demo_up[*]}"
+    STACK_PROFILE=demo bash local/stack.sh "${demo_up[@]}" >/dev/null ||
+      { echo "error: the demo stack did not come back: run bash local/stack.sh ${demo_up[*]}" >&2 && code=1; }
+  fi
+  exit "$code"
+}
 if [ "${1:-}" = "--unit" ]; then
   targets=(tests/unit/)
   [ -x tools/node_modules/.bin/deno ] || (cd tools && npm install --no-audit --no-fund --loglevel=error)
@@ -21,10 +35,20 @@ else
   bash scripts/install.sh || exit 1
   # Captured first: `grep -q` would close the pipe early, and pipefail would count that.
   stack_status=$(bash local/stack.sh status 2>/dev/null || true)
-  if ! grep -q "^postgres *running" <<<"$stack_status"; then
-    trap 'bash local/stack.sh down' EXIT
+  export STACK_PROFILE=test
+  if grep -q "^profile *test" <<<"$stack_status" && grep -q "^postgres *running" <<<"$stack_status"; then
+    # Someone keeps the tests' stack up (STACK_PROFILE=test bash local/stack.sh up): use it as it is.
+    bash local/stack.sh up || exit 1
+  else
+    demo_up=()
+    if grep -q "^postgres *running" <<<"$stack_status"; then
+      demo_up=(up)
+      if grep -q "^demo_dataverse *running" <<<"$stack_status"; then demo_up+=(--demo-portal); fi
+    fi
+    trap restore_stack EXIT
+    bash local/stack.sh reset || exit 1
+    bash local/stack.sh up || exit 1
   fi
-  bash local/stack.sh up || exit 1
 fi
 
 echo "==> deno fmt --check, deno lint"

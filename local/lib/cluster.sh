@@ -30,7 +30,8 @@ init_postgres() {
 }
 
 write_postgres_config() {
-  cat >"$PGDATA/supabase_local.conf" <<EOF
+  # Both atomic: a running server re-reads them on any reload.
+  write_atomic "$PGDATA/supabase_local.conf" 0644 <<EOF
 # Written by local/stack.sh on every up.
 listen_addresses = '127.0.0.1'
 port = $PG_PORT
@@ -45,7 +46,7 @@ pg_net.ttl = '6 hours'
 log_timezone = 'UTC'
 timezone = 'UTC'
 EOF
-  cat >"$PGDATA/pg_hba.conf" <<EOF
+  write_atomic "$PGDATA/pg_hba.conf" 0644 <<EOF
 # Written by local/stack.sh: trust on loopback only (the server listens nowhere else).
 host all all 127.0.0.1/32 trust
 host all all ::1/128 trust

@@ -12,10 +12,23 @@ if runuser -u postgres -- test -x "$ROOT" 2>/dev/null; then
 else
   PGHOME="/var/lib/postgresql/nightly-scheduler-$(printf %s "$ROOT" | md5sum | cut -c1-12)"
 fi
-PGDATA="$PGHOME/pgdata"
-PGLOG="$PGHOME/logs/postgres.log"
+# Two sets of data share the fixed ports, one stack at a time: the demo's
+# (nightly.sh, stack.sh by default) and the tests' own (STACK_PROFILE=test, what
+# scripts/test.sh runs), so tests never see what the demo left and never touch it.
+STACK_PROFILE=${STACK_PROFILE:-demo}
+case "$STACK_PROFILE" in
+  # The demo portal keeps its records across restarts in PORTAL_RECORDS; the
+  # tests' portal starts empty each time, as the tests expect.
+  demo) DATA_HOME="$PGHOME" PORTAL_RECORDS="$LOCAL/demo_dataverse_records.json" ;;
+  test) DATA_HOME="$PGHOME/test" PORTAL_RECORDS="" ;;
+  *) echo "error: STACK_PROFILE is '$STACK_PROFILE', expected 'demo' or 'test'" >&2 && exit 2 ;;
+esac
+PGDATA="$DATA_HOME/pgdata"
+PGLOG="$DATA_HOME/logs/postgres.log"
 LOGS="$LOCAL/logs"
 RUN="$LOCAL/run"
+# Which profile the running stack is (written by `up`, removed by `down`).
+RUNNING_PROFILE_FILE="$RUN/profile"
 # The real binary (postinstall hard-links it), not the node wrapper in .bin/.
 DENO="$ROOT/tools/node_modules/deno/deno"
 SUPABASE="$ROOT/tools/node_modules/.bin/supabase"

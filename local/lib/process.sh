@@ -13,6 +13,18 @@ fail() {
   exit 1
 }
 
+# Writes stdin to $1 through a temporary file in the same directory and a
+# rename, so a service that reads $1 at any moment sees the old file or the new
+# one, never a half-written one. The file is private (0600) unless $2 gives a mode.
+write_atomic() {
+  local target=$1 mode=${2:-0600} tmp
+  tmp=$(mktemp "$target.XXXXXX") || fail "cannot write $target"
+  if ! cat >"$tmp" || ! chmod "$mode" "$tmp" || ! mv -f "$tmp" "$target"; then
+    rm -f "$tmp"
+    fail "cannot write $target"
+  fi
+}
+
 # HTTP status of GET $1 (000 when nothing answers), without extra tools.
 http_status() {
   local code

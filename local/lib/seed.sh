@@ -33,7 +33,8 @@ write_env() {
   . "$LOCAL/api_keys.env"
   JWT_SECRET=$(cat "$LOCAL/jwt_secret")
   SCHEDULER_SECRET=$(cat "$LOCAL/scheduler_secret")
-  (umask 077 && cat >"$LOCAL/stack.env" <<EOF
+  # Atomic: tests and the CLI read it while a restart rewrites it.
+  write_atomic "$LOCAL/stack.env" <<EOF
 API_URL=$API_URL
 DB_URL=$DB_URL
 ADMIN_DB_URL=$ADMIN_DB_URL
@@ -42,5 +43,4 @@ SERVICE_ROLE_KEY=$SERVICE_ROLE_KEY
 JWT_SECRET=$JWT_SECRET
 SCHEDULER_SECRET=$SCHEDULER_SECRET
 EOF
-  )
 }

@@ -3,7 +3,9 @@
 # demo Dynamics portal.
 
 start_postgrest() {
-  (umask 077 && cat >"$LOCAL/postgrest.conf" <<EOF
+  # Atomic: a running PostgREST may re-read it at any time (a `reload config`
+  # notification), and a half-written file has no jwt-secret.
+  write_atomic "$LOCAL/postgrest.conf" <<EOF
 db-uri = "postgres://authenticator@127.0.0.1:$PG_PORT/postgres"
 db-schemas = "public"
 db-anon-role = "anon"
@@ -11,7 +13,6 @@ jwt-secret = "$JWT_SECRET"
 server-host = "127.0.0.1"
 server-port = $REST_PORT
 EOF
-  )
   if running_pid postgrest "$POSTGREST" >/dev/null; then
     say "PostgREST already running"
     return
@@ -76,8 +77,10 @@ start_demo_portal() {
   if ! running_pid demo_dataverse demo_dataverse.ts >/dev/null; then
     say "starting the demo Dynamics portal on 127.0.0.1:$DEMO_PORTAL_PORT"
     rm -f "$LOCAL/demo_dataverse.env"
-    start_bg demo_dataverse "$DENO" run --allow-net=127.0.0.1 --allow-read \
-      --allow-write="$LOCAL" --allow-env "$ROOT/local/demo_dataverse.ts"
+    # The demo's portal keeps its records in a file (PORTAL_RECORDS); the tests' starts empty.
+    start_bg demo_dataverse env DEMO_DATAVERSE_RECORDS="$PORTAL_RECORDS" "$DENO" run \
+      --allow-net=127.0.0.1 --allow-read --allow-write="$LOCAL" --allow-env \
+      "$ROOT/local/demo_dataverse.ts"
   fi
   local i
   for i in $(seq 1 100); do
