@@ -1,5 +1,10 @@
 import type { DatabaseFacts, DoctorFacts, HeartbeatFact } from "./doctor_facts.ts";
-import { EXPECTED_CRON_JOBS, REQUIRED_VAULT_SECRETS } from "./expected_cron_jobs.ts";
+import {
+  expectedCronJobs,
+  hasSecondsSchedules,
+  REQUIRED_VAULT_SECRETS,
+  UTC_TIMEZONES,
+} from "./expected_cron_jobs.ts";
 
 /** One line of doctor's report: ok, or what is wrong and what to do. */
 export interface CheckResult {
@@ -17,7 +22,7 @@ export function evaluateDoctor(facts: DoctorFacts, functionUrl: string): CheckRe
   if (db instanceof Error) {
     results.push(fail("database", `${db.message}: the database checks could not run`));
   } else {
-    results.push(...cronChecks(db), commandCheck(db), ...vaultChecks(db));
+    results.push(...cronChecks(db), timezoneCheck(db), commandCheck(db), ...vaultChecks(db));
   }
   results.push(functionCheck(facts.functionProbe, functionUrl));
   results.push(heartbeatCheck(facts.heartbeat));
@@ -26,7 +31,7 @@ export function evaluateDoctor(facts: DoctorFacts, functionUrl: string): CheckRe
 }
 
 function cronChecks(db: DatabaseFacts): CheckResult[] {
-  return EXPECTED_CRON_JOBS.map(({ name, schedules }) => {
+  return expectedCronJobs(db.pg_cron_version).map(({ name, schedule }) => {
     const check = `cron ${name}`;
     const job = db.cron_jobs.find((j) => j.jobname === name);
     const select = `(select jobid from cron.job where jobname = '${name}')`;
@@ -39,16 +44,34 @@ function cronChecks(db: DatabaseFacts): CheckResult[] {
         `the pg_cron job is inactive: select cron.alter_job(${select}, active := true)`,
       );
     }
-    if (!schedules.includes(job.schedule)) {
-      const expected = schedules.map((schedule) => `'${schedule}'`).join(" or ");
+    if (job.schedule !== schedule) {
       return fail(
         check,
-        `runs on '${job.schedule}', expected ${expected} (UTC): ` +
-          `select cron.alter_job(${select}, schedule := '${schedules.at(-1)}')`,
+        `runs on '${job.schedule}', expected '${schedule}' on pg_cron ${db.pg_cron_version} ` +
+          `(UTC): select cron.alter_job(${select}, schedule := '${schedule}')`,
       );
     }
     return pass(check, `exists, active, schedule '${job.schedule}'`);
   });
+}
+
+function timezoneCheck(db: DatabaseFacts): CheckResult {
+  const name = "cron timezone";
+  if (!hasSecondsSchedules(db.pg_cron_version)) {
+    return pass(
+      name,
+      `pg_cron ${db.pg_cron_version} has no cron.timezone: schedules are GMT (UTC)`,
+    );
+  }
+  const zone = db.cron_timezone ?? "";
+  if (UTC_TIMEZONES.some((utc) => utc.toLowerCase() === zone.toLowerCase())) {
+    return pass(name, `cron.timezone is '${zone}': '0 2 * * *' is 02:00 UTC`);
+  }
+  return fail(
+    name,
+    `cron.timezone is '${zone}', so '0 2 * * *' is not 02:00 UTC: set cron.timezone = 'GMT' ` +
+      "(postgresql.conf, then restart PostgreSQL; its default) or ask Supabase support to",
+  );
 }
 
 function commandCheck(db: DatabaseFacts): CheckResult {
@@ -147,7 +170,15 @@ function heartbeatCheck(heartbeat: HeartbeatFact | Error): CheckResult {
 function lastNightCheck(db: DatabaseFacts): CheckResult {
   const name = "last night";
   const night = db.last_night;
-  if (night === null) return pass(name, "no nightly run recorded yet (a new deployment)");
+  if (night === null) {
+    return pass(
+      name,
+      db.cron_active_since === null
+        ? "no night to judge: the nightly pg_cron job is not active"
+        : `no night to judge yet: the nightly pg_cron job has been active since ${db.cron_active_since}, ` +
+          "and no 02:00 UTC has come since",
+    );
+  }
   if (!night.cron_ran) {
     return fail(
       name,

@@ -10,9 +10,18 @@ export interface CronJobFact {
 /** What scheduler_doctor_facts() returns: the database side of a deployment, no secret values. */
 export interface DatabaseFacts {
   now: string;
+  /** pg_cron's major.minor version, e.g. '1.4' or '1.6'. */
+  pg_cron_version: string;
+  /** cron.timezone on pg_cron 1.5+; null on 1.4, which has none (always GMT). */
+  cron_timezone: string | null;
+  /** Since when the nightly pg_cron job has been active; null while inactive or missing. */
+  cron_active_since: string | null;
   cron_jobs: CronJobFact[];
   vault_secrets: Record<string, boolean>;
-  /** The latest slot whose 02:00 has passed; null before the first cron dispatch ever. */
+  /**
+   * The latest slot whose 02:00 has passed, once that 02:00 came after the nightly
+   * pg_cron job was installed and active; null before (a new deployment).
+   */
   last_night: {
     slot: string;
     /** The nightly pg_cron job ran (succeeded) on or after the slot's 02:00. */

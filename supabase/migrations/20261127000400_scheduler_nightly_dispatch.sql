@@ -50,3 +50,43 @@ select cron.schedule(
   'select public.scheduler_dispatch_nightly()'
 );
 
+
+-- When the nightly pg_cron job became active: set here when this migration
+-- schedules it, cleared while the job is inactive or missing and set again when
+-- it is back (scheduler_watch_cron(), run by every alerts sweep). Doctor judges
+-- only nights whose 02:00 came after it, so a new deployment's first day (and a
+-- manual scheduler_dispatch_nightly() on it) is not a night pg_cron missed.
+create table public.scheduler_cron_watch (
+  jobname text primary key,
+  active_since timestamptz,
+  seen_at timestamptz not null default now()
+);
+
+comment on column public.scheduler_cron_watch.active_since is
+  'Since when the pg_cron job has been active without a break seen; null while inactive or missing.';
+
+alter table public.scheduler_cron_watch enable row level security;
+revoke all on public.scheduler_cron_watch from public, anon, authenticated, service_role;
+
+-- Notes the nightly pg_cron job's state now: active keeps (or starts) its
+-- active_since, inactive or missing clears it.
+create function public.scheduler_watch_cron()
+returns void
+language sql
+security definer
+set search_path = ''
+as $$
+  insert into public.scheduler_cron_watch as w (jobname, active_since, seen_at)
+  select 'nightly-scheduler', case when c.active then now() end, now()
+  from (select) as one
+  left join cron.job c on c.jobname = 'nightly-scheduler'
+  on conflict (jobname) do update
+  set active_since = case when excluded.active_since is not null
+                          then coalesce(w.active_since, excluded.active_since) end,
+      seen_at = excluded.seen_at;
+$$;
+
+revoke all on function public.scheduler_watch_cron() from public, anon, authenticated, service_role;
+
+insert into public.scheduler_cron_watch (jobname, active_since) values ('nightly-scheduler', now())
+on conflict (jobname) do update set active_since = now(), seen_at = now();

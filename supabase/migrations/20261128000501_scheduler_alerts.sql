@@ -222,6 +222,8 @@ begin
     return query select 0, 0, 0;
     return;
   end if;
+  -- Whether the nightly pg_cron job is active, and since when (for doctor).
+  perform public.scheduler_watch_cron();
 
   -- A later success of the slot resolves its alert.
   update public.scheduler_alert a

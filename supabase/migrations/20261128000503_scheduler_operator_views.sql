@@ -103,10 +103,20 @@ security definer
 set search_path = ''
 as $$
 declare
-  -- Last night: the latest slot whose 02:00 has passed, if the scheduler has
-  -- dispatched anything by cron before (a new deployment has no night yet).
+  v_cron_version int[] := (
+    select regexp_match(e.extversion, '^(\d+)\.(\d+)')::int[]
+    from pg_catalog.pg_extension e where e.extname = 'pg_cron'
+  );
+  -- Since when the nightly pg_cron job has been active (scheduler_cron_watch).
+  v_active_since timestamptz := (
+    select w.active_since from public.scheduler_cron_watch w where w.jobname = 'nightly-scheduler'
+  );
+  -- Last night: the latest slot whose 02:00 has passed, judged only when that
+  -- 02:00 came after the nightly pg_cron job was installed and active (a new
+  -- deployment has no night yet, whatever was dispatched by hand meanwhile).
   v_slot date := case
-    when exists (select from public.scheduler_dispatch d where d.kind = 'cron')
+    when v_active_since < (((now() - interval '2 hours') at time zone 'utc')::date + time '02:00')
+                          at time zone 'utc'
       then ((now() - interval '2 hours') at time zone 'utc')::date
   end;
   v_cron_ran boolean := exists (
@@ -118,6 +128,11 @@ begin
 
   return jsonb_build_object(
     'now', now(),
+    'pg_cron_version', array_to_string(v_cron_version, '.'),
+    -- cron.timezone exists from pg_cron 1.5 (default GMT); 1.4 always runs in GMT.
+    'cron_timezone', case when v_cron_version >= array[1, 5]
+                          then current_setting('cron.timezone', true) end,
+    'cron_active_since', v_active_since,
     'cron_jobs', coalesce((
       select jsonb_agg(jsonb_build_object(
         'jobname', c.jobname,

@@ -2,6 +2,7 @@
 // misconfiguration it checks reported when it is introduced (then undone).
 import assert from "node:assert/strict";
 import { type CliRun, runCli } from "../support/cli.ts";
+import { poll } from "../support/nightly.ts";
 import { connect, connectAdmin, functionUrl, stackEnv } from "../../local/stack.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -27,7 +28,7 @@ function failure(run: CliRun, check: string): string {
 Deno.test("doctor reports nothing on a healthy stack", async () => {
   const run = await runCli(["doctor"]);
   assertHealthy(run);
-  assert.equal(run.stdout.split("\n").filter((l) => l.startsWith("ok")).length, 11);
+  assert.equal(run.stdout.split("\n").filter((l) => l.startsWith("ok")).length, 12);
   const env = stackEnv();
   for (const secret of [env.SCHEDULER_SECRET, env.SERVICE_ROLE_KEY]) {
     assert.ok(!run.stdout.includes(secret) && !run.stderr.includes(secret));
@@ -113,6 +114,46 @@ Deno.test("doctor reports the function down", async () => {
       stderr: "piped",
     }).output();
     assert.equal(up.code, 0, new TextDecoder().decode(up.stderr));
+  }
+  assertHealthy(await runCli(["doctor"]));
+});
+
+Deno.test("doctor passes a new deployment after a manual nightly dispatch, and fails a night pg_cron missed", async () => {
+  const sql = connect();
+  const admin = connectAdmin();
+  const [{ saved }] = await sql`select active_since as saved from scheduler_cron_watch
+    where jobname = 'nightly-scheduler'`;
+  try {
+    // A deployment made just now, before its first 02:00 UTC: an operator runs the night by hand.
+    await sql`update scheduler_cron_watch set active_since = now() where jobname = 'nightly-scheduler'`;
+    const [{ slot }] = await sql`select public.scheduler_dispatch_nightly() as id,
+      (now() at time zone 'utc')::date::text as slot`;
+    await poll("the manual night to settle", 60_000, async () => {
+      const [{ open }] = await sql`select count(*)::int as open from scheduler_nightly_job j
+        where j.enabled and j.pause_reason is null and j.run_at is null
+          and not public.scheduler_slot_settled(j.job_name, ${slot}::date, now())`;
+      return open === 0 ? true : undefined;
+    }, 500);
+    const fresh = await runCli(["doctor"]);
+    assertHealthy(fresh);
+    assert.match(fresh.stdout, /^ok\s+last night\s+no night to judge yet: /m);
+
+    // The same deployment two days on, when pg_cron never ran the nightly job.
+    await sql`update scheduler_cron_watch set active_since = now() - interval '2 days'
+      where jobname = 'nightly-scheduler'`;
+    // Test tooling: a run pg_cron made here since the night's 02:00 would make the night not missed.
+    await admin`delete from cron.job_run_details d using cron.job c
+      where c.jobid = d.jobid and c.jobname = 'nightly-scheduler'`;
+    const missed = await runCli(["doctor"]);
+    assert.match(
+      failure(missed, "last night"),
+      /the nightly pg_cron job did not run for the night of/,
+    );
+  } finally {
+    await sql`update scheduler_cron_watch set active_since = ${saved}
+      where jobname = 'nightly-scheduler'`;
+    await sql.end();
+    await admin.end();
   }
   assertHealthy(await runCli(["doctor"]));
 });

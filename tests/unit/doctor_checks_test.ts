@@ -13,6 +13,9 @@ function healthy(over: Partial<DatabaseFacts> = {}): DoctorFacts {
   return {
     database: {
       now: "2026-11-28T09:00:00Z",
+      pg_cron_version: "1.6",
+      cron_timezone: "GMT",
+      cron_active_since: "2026-11-20T12:00:00Z",
       cron_jobs: CRON_JOBS,
       vault_secrets: { nightly_scheduler_url: true, nightly_scheduler_secret: true },
       last_night: {
@@ -68,7 +71,7 @@ function failures(facts: DoctorFacts) {
 Deno.test("evaluateDoctor() passes every check of a healthy deployment", () => {
   const results = evaluateDoctor(healthy(), URL);
   assert.deepEqual(results.filter((r) => !r.ok), []);
-  assert.equal(results.length, 11);
+  assert.equal(results.length, 12);
 });
 
 Deno.test("evaluateDoctor() reports an inactive cron job with the statement that fixes it", () => {
@@ -86,6 +89,54 @@ Deno.test("evaluateDoctor() reports a missing cron job and a wrong schedule", ()
   const messages = failures(facts).map((r) => r.message);
   assert.ok(messages.some((m) => /runs on '0 3 \* \* \*', expected '0 2 \* \* \*'/.test(m)));
   assert.ok(messages.some((m) => /missing: apply the migrations/.test(m)));
+});
+
+Deno.test("evaluateDoctor() expects the sweep every 10 seconds on pg_cron 1.5+ and every minute on 1.4", () => {
+  const minute = cron("nightly-scheduler-reconcile", "* * * * *");
+  const onMinute = healthy({ cron_jobs: [CRON_JOBS[0], minute, CRON_JOBS[2]] });
+  const [only, ...rest] = failures(onMinute);
+  assert.equal(rest.length, 0);
+  assert.equal(only.name, "cron nightly-scheduler-reconcile");
+  assert.match(
+    only.message,
+    /runs on '\* \* \* \* \*', expected '10 seconds' on pg_cron 1\.6 \(UTC\): .*schedule := '10 seconds'/,
+  );
+
+  const old = { pg_cron_version: "1.4", cron_timezone: null };
+  assert.deepEqual(
+    failures(healthy({ ...old, cron_jobs: [CRON_JOBS[0], minute, CRON_JOBS[2]] })),
+    [],
+  );
+  const [tooFast] = failures(healthy(old));
+  assert.match(
+    tooFast.message,
+    /expected '\* \* \* \* \*' on pg_cron 1\.4 .*schedule := '\* \* \* \* \*'/,
+  );
+});
+
+Deno.test("evaluateDoctor() checks cron.timezone on pg_cron 1.5+ and accepts GMT or UTC", () => {
+  for (const zone of ["GMT", "UTC", "Etc/UTC", "utc"]) {
+    assert.deepEqual(failures(healthy({ cron_timezone: zone })), [], zone);
+  }
+  const [only, ...rest] = failures(healthy({ cron_timezone: "Europe/Oslo" }));
+  assert.equal(rest.length, 0);
+  assert.equal(only.name, "cron timezone");
+  assert.match(
+    only.message,
+    /cron\.timezone is 'Europe\/Oslo', so '0 2 \* \* \*' is not 02:00 UTC: set cron\.timezone = 'GMT'/,
+  );
+  const onOld = evaluateDoctor(
+    healthy({
+      pg_cron_version: "1.4",
+      cron_timezone: null,
+      cron_jobs: [CRON_JOBS[0], cron("nightly-scheduler-reconcile", "* * * * *"), CRON_JOBS[2]],
+    }),
+    URL,
+  );
+  assert.match(
+    onOld.find((r) => r.name === "cron timezone")!.message,
+    /pg_cron 1\.4 has no cron\.timezone/,
+  );
 });
 
 Deno.test("evaluateDoctor() reports a cron command holding a URL or a secret", () => {
@@ -234,10 +285,10 @@ Deno.test("evaluateDoctor() says when no alert webhook is configured, without fa
 });
 
 Deno.test("evaluateDoctor() on a new deployment (no night yet) passes the night and retention checks", () => {
-  assert.deepEqual(
-    failures(healthy({ last_night: null, retention: { last_success_at: null, enabled: true } })),
-    [],
-  );
+  const facts = healthy({ last_night: null, retention: { last_success_at: null, enabled: true } });
+  assert.deepEqual(failures(facts), []);
+  const night = evaluateDoctor(facts, URL).find((r) => r.name === "last night")!;
+  assert.match(night.message, /no night to judge yet: .*active since 2026-11-20T12:00:00Z/);
 });
 
 Deno.test("evaluateDoctor() still checks the function when the database facts failed", () => {

@@ -6,14 +6,15 @@ begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
 
-select plan(15);
+select plan(18);
 
 select ok(
   (select relrowsecurity from pg_class where oid = format('public.%I', t)::regclass),
   format('row level security is on for %s', t)
 )
 from unnest(array[
-  'scheduler_execution_log', 'scheduler_job_lease', 'scheduler_nightly_job', 'scheduler_dispatch'
+  'scheduler_execution_log', 'scheduler_job_lease', 'scheduler_nightly_job', 'scheduler_dispatch',
+  'scheduler_cron_watch'
 ]) as t;
 
 select is(
@@ -22,7 +23,8 @@ select is(
   format('%s has no privilege on %s', r, t)
 )
 from unnest(array[
-  'scheduler_execution_log', 'scheduler_job_lease', 'scheduler_nightly_job', 'scheduler_dispatch'
+  'scheduler_execution_log', 'scheduler_job_lease', 'scheduler_nightly_job', 'scheduler_dispatch',
+  'scheduler_cron_watch'
 ]) as t
 cross join unnest(array['anon', 'authenticated']) as r;
 
