@@ -33,8 +33,9 @@ cmd_up() {
   local running
   running=$(running_profile)
   if [ "$running" != "$STACK_PROFILE" ]; then
-    # A stack from before profiles has no profile file: it is the demo's.
-    say "stopping the $running stack first (the ports are fixed; its data stays)"
+    # Without a profile file nothing runs, or a stack from before profiles (the demo's).
+    [ ! -f "$RUNNING_PROFILE_FILE" ] ||
+      say "stopping the $running stack first (the ports are fixed; its data stays)"
     STACK_PROFILE=$running bash "$STACK_SH" down
   fi
   echo "$STACK_PROFILE" >"$RUNNING_PROFILE_FILE"
