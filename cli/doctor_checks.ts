@@ -174,7 +174,8 @@ function lastNightCheck(db: DatabaseFacts): CheckResult {
     return pass(
       name,
       db.cron_active_since === null
-        ? "no night to judge: the nightly pg_cron job is not active"
+        ? "no night to judge: the alerts sweep (every five minutes) has not seen the nightly " +
+          "pg_cron job active since it was last inactive or missing"
         : `no night to judge yet: the nightly pg_cron job has been active since ${db.cron_active_since}, ` +
           "and no 02:00 UTC has come since",
     );

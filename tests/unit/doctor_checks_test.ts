@@ -289,6 +289,11 @@ Deno.test("evaluateDoctor() on a new deployment (no night yet) passes the night 
   assert.deepEqual(failures(facts), []);
   const night = evaluateDoctor(facts, URL).find((r) => r.name === "last night")!;
   assert.match(night.message, /no night to judge yet: .*active since 2026-11-20T12:00:00Z/);
+  const unseen = evaluateDoctor(healthy({ last_night: null, cron_active_since: null }), URL);
+  assert.match(
+    unseen.find((r) => r.name === "last night")!.message,
+    /has not seen the nightly pg_cron job active/,
+  );
 });
 
 Deno.test("evaluateDoctor() still checks the function when the database facts failed", () => {
