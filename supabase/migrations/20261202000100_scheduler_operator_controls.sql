@@ -349,7 +349,10 @@ as $$
         or (f.due_at > p_now and exists (select from public.scheduler_nightly_job j
             where j.job_name = f.job_name and j.pause_reason is not null)) then 'paused'
       when not f.enabled or f.due_at < f.added_at then 'none'
-      when p_now >= public.scheduler_slot_window_end(f.job_name, f.slot) then 'missed'
+      -- The night's own window (a dispatch of another job for the slot does not move it).
+      when p_now >= greatest(f.due_at, (select public.scheduler_local_instant(f.slot, j.window_end,
+          j.time_zone) from public.scheduler_nightly_job j where j.job_name = f.job_name))
+        then 'missed'
       else 'none'
     end,
     coalesce(f.attempts, 0)::integer, coalesce(f.partials, 0)::integer, f.last_status, f.replayed
