@@ -110,6 +110,21 @@ Deno.test("scheduler trigger --night replays a past night once, recorded against
         finished_at, dispatch_id, slot, attempt)
       values (gen_random_uuid(), 'heartbeat', 'cron', 'succeeded', ${night + "T02:00:00Z"},
         ${night + "T02:00:01Z"}, gen_random_uuid(), ${night}, 1)`;
+    // Refused while the job runs.
+    const held = await runCli(["trigger", "heartbeat", "--payload", '{"hold_ms":3000}']);
+    const heldId = /execution ([0-9a-f-]{36})/.exec(held.stdout)![1];
+    const refused = await runCli(["trigger", "heartbeat", "--night", night], OPERATOR);
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.stderr,
+      /^error: heartbeat is running or has a dispatch waiting \(.+\); a replay waits for it to end/m,
+    );
+    await poll("the held heartbeat's end", 20_000, async () => {
+      const [row] = await sql`select status from scheduler_execution_log
+        where id = ${heldId} and status <> 'running'`;
+      return row;
+    });
+
     const rows = await replayNight(sql, night);
     const replays = rows.filter((r) => r.trigger === "replay");
     assert.deepEqual(replays.map((r) => ({ ...r })), [{
