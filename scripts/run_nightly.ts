@@ -98,27 +98,30 @@ try {
 
 /** Starts the night's next timed jobs (earliest run_at not dispatched yet) when the night is idle. */
 async function startTimedJobsWhenIdle(slot: string): Promise<void> {
-  const started = await sql.begin(async (tx) => {
-    // The sweep's own lock: it cannot start the same job for the same slot meanwhile.
-    await tx`select pg_advisory_xact_lock(hashtext('scheduler_reconcile'))`;
-    return await tx`
-      with due as (
-        select j.job_name, j.run_at from scheduler_nightly_job j
-        where j.enabled and j.pause_reason is null and j.run_at is not null
-          and not exists (select from scheduler_dispatch d
-                          where d.job_name = j.job_name and d.slot = ${slot})
-      )
-      select due.job_name, to_char(due.run_at, 'HH24:MI') as run_at,
-        public.scheduler_dispatch(due.job_name, ${slot}::date) as dispatch_id
-      from due
-      where due.run_at = (select min(run_at) from due)
+  const due = await sql`
+    with waiting as (
+      select j.job_name, j.run_at from scheduler_nightly_job j
+      where j.enabled and j.pause_reason is null and j.run_at is not null
         and not exists (select from scheduler_dispatch d
-                        where d.slot = ${slot} and d.outcome is null)
-        and not exists (select from scheduler_execution_log x
-                        where x.slot = ${slot} and x.status = 'running')
-      order by due.job_name`;
-  });
-  for (const job of started) {
-    console.log(`==> ${job.run_at} of the night: starting ${job.job_name}, as the sweep would`);
+                        where d.job_name = j.job_name and d.slot = ${slot})
+    )
+    select w.job_name, to_char(w.run_at, 'HH24:MI') as run_at from waiting w
+    where w.run_at = (select min(run_at) from waiting)
+      and not exists (select from scheduler_dispatch d
+                      where d.slot = ${slot} and d.outcome is null)
+      and not exists (select from scheduler_execution_log x
+                      where x.slot = ${slot} and x.status = 'running')
+    order by w.job_name`;
+  for (const job of due) {
+    const started = await sql.begin(async (tx) => {
+      // The lock the sweep and the 02:00 job take to decide for this job and slot.
+      await tx`select pg_advisory_xact_lock(hashtext(${`scheduler_dispatch:${job.job_name}:${slot}`}))`;
+      return await tx`select public.scheduler_dispatch(${job.job_name}, ${slot}::date)
+        where not exists (select from scheduler_dispatch d
+                          where d.job_name = ${job.job_name} and d.slot = ${slot})`;
+    });
+    if (started.length > 0) {
+      console.log(`==> ${job.run_at} of the night: starting ${job.job_name}, as the sweep would`);
+    }
   }
 }

@@ -126,8 +126,9 @@ Deno.test("doctor passes a new deployment after a manual nightly dispatch, and f
   try {
     // A deployment made just now, before its first 02:00 UTC: an operator runs the night by hand.
     await sql`update scheduler_cron_watch set active_since = now() where jobname = 'nightly-scheduler'`;
-    const [{ slot }] = await sql`select public.scheduler_dispatch_nightly() as id,
-      (now() at time zone 'utc')::date::text as slot`;
+    const [{ slot }] = await sql`select (now() at time zone 'utc')::date::text as slot`;
+    // Today's 02:00 jobs, whatever the hour (without a slot it dispatches only what is due now).
+    await sql`select public.scheduler_dispatch_nightly(${slot}::date)`;
     await poll("the manual night to settle", 60_000, async () => {
       const [{ open }] = await sql`select count(*)::int as open from scheduler_nightly_job j
         where j.enabled and j.pause_reason is null and j.run_at is null
