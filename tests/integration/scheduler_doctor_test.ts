@@ -2,7 +2,7 @@
 // misconfiguration it checks reported when it is introduced (then undone).
 import assert from "node:assert/strict";
 import { type CliRun, runCli } from "../support/cli.ts";
-import { poll } from "../support/nightly.ts";
+import { dropSlot, poll, uniqueSlot } from "../support/nightly.ts";
 import { connect, connectAdmin, functionUrl, stackEnv } from "../../local/stack.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -123,11 +123,13 @@ Deno.test("doctor passes a new deployment after a manual nightly dispatch, and f
   const admin = connectAdmin();
   const [{ saved }] = await sql`select active_since as saved from scheduler_cron_watch
     where jobname = 'nightly-scheduler'`;
+  const slot = uniqueSlot();
   try {
     // A deployment made just now, before its first 02:00 UTC: an operator runs the night by hand.
     await sql`update scheduler_cron_watch set active_since = now() where jobname = 'nightly-scheduler'`;
-    const [{ slot }] = await sql`select (now() at time zone 'utc')::date::text as slot`;
-    // Today's 02:00 jobs, whatever the hour (without a slot it dispatches only what is due now).
+    // The night's 02:00 jobs as cron dispatches, whatever the hour. A slot of its own, far
+    // from today, so the sweep never takes it for a night that is due (today's would make it
+    // start the 03:30 job later on, in the middle of other tests).
     await sql`select public.scheduler_dispatch_nightly(${slot}::date)`;
     await poll("the manual night to settle", 60_000, async () => {
       const [{ open }] = await sql`select count(*)::int as open from scheduler_nightly_job j
@@ -153,6 +155,7 @@ Deno.test("doctor passes a new deployment after a manual nightly dispatch, and f
   } finally {
     await sql`update scheduler_cron_watch set active_since = ${saved}
       where jobname = 'nightly-scheduler'`;
+    await dropSlot(sql, slot);
     await sql.end();
     await admin.end();
   }

@@ -8,9 +8,12 @@ set local search_path = extensions, public;
 
 select plan(5);
 
-select isnt(
-  (select active_since from scheduler_cron_watch where jobname = 'nightly-scheduler'), null,
-  'the migration that schedules the nightly job records when it became active'
+-- As after a sweep that saw the job inactive: the next one sees it active again.
+update scheduler_cron_watch set active_since = null where jobname = 'nightly-scheduler';
+select scheduler_check_alerts();
+select is(
+  (select active_since from scheduler_cron_watch where jobname = 'nightly-scheduler'), now(),
+  'an alerts sweep that sees the nightly job active records since when'
 );
 
 update scheduler_cron_watch set active_since = '2026-01-01T00:00:00Z'
