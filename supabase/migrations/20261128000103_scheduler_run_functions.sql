@@ -39,6 +39,9 @@ $$;
 -- this a duplicate; a live lease makes it skipped; otherwise the lease is taken
 -- and the row written as running, started no earlier than the last run ended.
 -- p_unknown_job_message records a failed run without a lease (no handler).
+-- p_runner: who calls, the function or the sweep's SQL runner (issue 16); a
+-- dispatch meant for the other runner is not run (and stays for its own),
+-- so a replayed id cannot make the function take the SQL runner's slot.
 -- status: running | skipped | duplicate | failed | refused (manual not allowed; nothing written).
 create function public.scheduler_start_run(
   p_execution_id uuid,
@@ -47,7 +50,8 @@ create function public.scheduler_start_run(
   p_now timestamptz,
   p_lease_ttl_ms integer,
   p_allow_manual boolean,
-  p_unknown_job_message text default null
+  p_unknown_job_message text default null,
+  p_runner text default 'function'
 ) returns table (
   status text,
   trigger text,
@@ -88,7 +92,11 @@ begin
     return;
   end if;
 
-  if v_dispatch.id is not null and v_dispatch.outcome is not null then
+  if v_dispatch.id is not null and v_dispatch.runner <> p_runner then
+    v_status := 'duplicate';
+    v_message := format('Dispatch ''%s'' is for the %s runner; this delivery by the %s did not run the job',
+      v_dispatch.id, v_dispatch.runner, p_runner);
+  elsif v_dispatch.id is not null and v_dispatch.outcome is not null then
     v_status := 'duplicate';
     v_message := format('Dispatch ''%s'' was already %s; this delivery did not run the job',
       v_dispatch.id, case v_dispatch.outcome when 'lost' then 'recorded lost' else 'used' end);
@@ -128,14 +136,14 @@ begin
 
   insert into public.scheduler_execution_log as x (
     id, job_name, trigger, status, started_at, finished_at, error_message,
-    dispatch_id, slot, attempt, previous_execution_id, heartbeat_at
+    dispatch_id, slot, attempt, previous_execution_id, heartbeat_at, runner, runner_reason
   ) values (
     p_execution_id, p_job_name, v_trigger, v_status, v_started,
     case when v_status = 'running' then null else v_started end, v_message,
     v_dispatch.id, v_dispatch.slot, v_dispatch.attempt, v_dispatch.previous_execution_id,
-    case when v_status = 'running' then v_started end
+    case when v_status = 'running' then v_started end, p_runner, v_dispatch.runner_reason
   );
-  if v_dispatch.id is not null and v_dispatch.outcome is null then
+  if v_dispatch.id is not null and v_dispatch.outcome is null and v_dispatch.runner = p_runner then
     update public.scheduler_dispatch d
     set execution_id = p_execution_id, outcome = 'delivered'
     where d.id = v_dispatch.id;

@@ -28,7 +28,7 @@ cross join unnest(array['anon', 'authenticated', 'service_role']) as r;
 select is(has_function_privilege('service_role', f, 'execute'), true,
   format('service_role can execute %s', f))
 from unnest(array[
-  'public.scheduler_start_run(uuid, text, uuid, timestamptz, integer, boolean, text)',
+  'public.scheduler_start_run(uuid, text, uuid, timestamptz, integer, boolean, text, text)',
   'public.scheduler_heartbeat(uuid, text, timestamptz, integer)',
   'public.scheduler_finish_run(uuid, text, text, timestamptz, text, jsonb, boolean)',
   'public.certification_expire_batch(timestamptz, integer)',
@@ -37,7 +37,7 @@ from unnest(array[
 
 select is(has_function_privilege(r, f, 'execute'), false, format('%s cannot execute %s', r, f))
 from unnest(array[
-  'public.scheduler_start_run(uuid, text, uuid, timestamptz, integer, boolean, text)',
+  'public.scheduler_start_run(uuid, text, uuid, timestamptz, integer, boolean, text, text)',
   'public.scheduler_heartbeat(uuid, text, timestamptz, integer)'
 ]) as f
 cross join unnest(array['anon', 'authenticated']) as r;
