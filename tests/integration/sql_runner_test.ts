@@ -16,6 +16,7 @@ import {
   testOrganisationCode,
 } from "../support/certification_roster.ts";
 import { dropSlot, poll, uniqueSlot, withPolicy } from "../support/nightly.ts";
+import { runCli } from "../support/cli.ts";
 import { callScheduler, connect, stackEnv } from "../../local/stack.ts";
 
 const JOB = "certification_expiry_check";
@@ -261,6 +262,9 @@ Deno.test("a job pinned to its SQL runner runs nightly without any HTTP call", a
     });
     const [run] = await runs(sql, slot);
     assert.deepEqual([run.status, run.runner, run.trigger], ["succeeded", "sql", "cron"]);
+    const [night] = await sql`select runner, outcome from scheduler_night
+      where job_name = ${JOB} and slot = ${slot}`;
+    assert.deepEqual({ ...night }, { runner: "sql", outcome: "succeeded" });
     assert.equal((await rosterState(sql, ids)).due_2d.status, "expired");
     // Every request pg_net made meanwhile is another job's dispatch of the night.
     const requests = await sql`select id from net._http_response where id > ${before}
@@ -281,6 +285,41 @@ Deno.test("a job pinned to its SQL runner runs nightly without any HTTP call", a
     });
   } finally {
     await cleanUp(sql, slot, code);
+    await sql.end();
+  }
+});
+
+Deno.test("scheduler status shows a job pinned to its SQL runner, and the runner of each run", async () => {
+  const sql = connect();
+  const slot = uniqueSlot();
+  try {
+    await withPinned(sql, async () => {
+      await sql`select scheduler_dispatch(${JOB}, ${slot})`;
+      await sweep(sql);
+      const health = await sql`select runner, sql_runner, last_runner from scheduler_job_health
+        where job_name = ${JOB}`;
+      assert.deepEqual(health.map((h) => ({ ...h })), [
+        { runner: "sql", sql_runner: "certification_expiry_check_sql", last_runner: "sql" },
+      ]);
+      const [sync] = await sql`select sql_runner, no_sql_runner_reason from scheduler_job_health
+        where job_name = 'hlf_dynamics_sync'`;
+      assert.equal(sync.sql_runner, null);
+      assert.match(sync.no_sql_runner_reason, /over HTTP/);
+
+      const run = await runCli(["status", "--job", JOB, "--limit", "1"]);
+      assert.equal(run.code, 0, run.stderr);
+      const row = run.stdout.split("\n").find((l) => l.startsWith(`${JOB} `))!;
+      assert.match(row, /\bsql \(pinned\)/);
+      assert.match(
+        run.stdout,
+        /certification_expiry_check is pinned to its SQL runner certification_expiry_check_sql; back to the function: update scheduler_nightly_job set runner = 'function'/,
+      );
+      const json = JSON.parse((await runCli(["status", "--json", "--job", JOB, "--limit", "1"])).stdout);
+      assert.equal(json.runs[0].runner, "sql");
+      assert.equal(json.runs[0].slot, slot);
+    });
+  } finally {
+    await dropSlot(sql, slot);
     await sql.end();
   }
 });

@@ -10,7 +10,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
 
-select plan(22);
+select plan(24);
 
 -- Year 2001: nothing else on the stack expires that early, so counts are exact.
 -- Due on 2001-06-01: three. Expiring within 30 days: two (one within 7).
@@ -158,6 +158,20 @@ select results_eq(
   'a later sweep dispatches nothing more: the fallback runs once');
 select is((select count(*)::int from scheduler_alert where slot = '2100-01-01'), 2,
   'and alerts once');
+
+-- The alert stays open while only the SQL runner succeeds; the function's next success resolves it.
+insert into scheduler_execution_log (id, job_name, trigger, status, started_at, finished_at, runner)
+values ('00000000-0000-4000-8000-0000000005e7', 'tap_fb', 'manual', 'succeeded',
+  '2100-01-01 05:56:00+00', '2100-01-01 05:56:01+00', 'sql');
+select * from scheduler_check_alerts('2100-01-01 05:57:00+00');
+select is((select resolved_at from scheduler_alert where job_name = 'tap_fb' and kind = 'sql_fallback'),
+  null, 'a success of the SQL runner does not resolve the fallback alert');
+insert into scheduler_execution_log (id, job_name, trigger, status, started_at, finished_at, runner)
+values ('00000000-0000-4000-8000-0000000005e8', 'tap_fb', 'manual', 'succeeded',
+  '2100-01-01 07:00:00+00', '2100-01-01 07:00:01+00', 'function');
+select * from scheduler_check_alerts('2100-01-01 07:01:00+00');
+select is((select resolved_by from scheduler_alert where job_name = 'tap_fb' and kind = 'sql_fallback'),
+  '00000000-0000-4000-8000-0000000005e8'::uuid, 'the function''s next success resolves it');
 
 select * from finish();
 rollback;
