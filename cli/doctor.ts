@@ -32,7 +32,9 @@ export async function doctor(
   const warnings = results.filter((r) => r.ok && r.warning).length;
   const warned = warnings === 0 ? "" : ` (${warnings} warning${warnings === 1 ? "" : "s"})`;
   out.print(
-    failed === 0 ? `all checks passed${warned}` : `${failed} of ${results.length} checks failed${warned}`,
+    failed === 0
+      ? `all checks passed${warned}`
+      : `${failed} of ${results.length} checks failed${warned}`,
   );
   return failed === 0 ? 0 : 1;
 }

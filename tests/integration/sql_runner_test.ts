@@ -83,18 +83,23 @@ Deno.test("with the function's URL on a closed port all night, certification_exp
   const code = testOrganisationCode("it_sqlfb");
   try {
     const ids = await createRoster(sql, code, ROSTER);
-    await withPolicy(sql, JOB, { retry_backoff_ms: 0, max_attempts: 3 }, () =>
-      withFunctionUrl(sql, CLOSED_URL, async () => {
-        await sql`select scheduler_dispatch(${JOB}, ${slot})`;
-        await poll("the SQL runner to take the night over", 60_000, async () => {
+    await withPolicy(
+      sql,
+      JOB,
+      { retry_backoff_ms: 0, max_attempts: 3 },
+      () =>
+        withFunctionUrl(sql, CLOSED_URL, async () => {
+          await sql`select scheduler_dispatch(${JOB}, ${slot})`;
+          await poll("the SQL runner to take the night over", 60_000, async () => {
+            await sweep(sql);
+            const rows = await runs(sql, slot);
+            return rows.some((r) => r.status === "succeeded") ? rows : undefined;
+          });
+          // More sweeps (and an alert check) change nothing: the fallback runs once.
           await sweep(sql);
-          const rows = await runs(sql, slot);
-          return rows.some((r) => r.status === "succeeded") ? rows : undefined;
-        });
-        // More sweeps (and an alert check) change nothing: the fallback runs once.
-        await sweep(sql);
-        await sql`select * from scheduler_check_alerts()`;
-      }));
+          await sql`select * from scheduler_check_alerts()`;
+        }),
+    );
 
     const rows = await runs(sql, slot);
     assert.deepEqual(rows.map((r) => [r.status, r.runner, r.trigger, r.attempt]), [
@@ -104,7 +109,10 @@ Deno.test("with the function's URL on a closed port all night, certification_exp
       ["succeeded", "sql", "fallback", 3],
     ]);
     const ran = rows[3];
-    assert.match(ran.runner_reason, /^Fallback: every attempt of the night was lost.*pg_net could not deliver/);
+    assert.match(
+      ran.runner_reason,
+      /^Fallback: every attempt of the night was lost.*pg_net could not deliver/,
+    );
     assert.equal(ran.summary.complete, true);
     const state = await rosterState(sql, ids);
     for (const label of ["due_2d", "due_1h"]) {
@@ -314,7 +322,9 @@ Deno.test("scheduler status shows a job pinned to its SQL runner, and the runner
         run.stdout,
         /certification_expiry_check is pinned to its SQL runner certification_expiry_check_sql; back to the function: update scheduler_nightly_job set runner = 'function'/,
       );
-      const json = JSON.parse((await runCli(["status", "--json", "--job", JOB, "--limit", "1"])).stdout);
+      const json = JSON.parse(
+        (await runCli(["status", "--json", "--job", JOB, "--limit", "1"])).stdout,
+      );
       assert.equal(json.runs[0].runner, "sql");
       assert.equal(json.runs[0].slot, slot);
     });

@@ -298,7 +298,10 @@ Deno.test("evaluateDoctor() says which runner did each job's night, and fails a 
   ).find((r) => r.name === "last night")!;
   assert.equal(pinned.ok, true);
   assert.match(pinned.message, /certification_expiry_check ran on its SQL runner \(succeeded\)/);
-  assert.match(pinned.message, /work done by function: heartbeat; by sql: certification_expiry_check/);
+  assert.match(
+    pinned.message,
+    /work done by function: heartbeat; by sql: certification_expiry_check/,
+  );
 
   const fallback = failures(healthy({
     last_night: {
