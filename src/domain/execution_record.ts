@@ -1,9 +1,10 @@
 /**
  * How a run was started, as the database's dispatch record says: the nightly
- * schedule (cron), a same-night retry, a continuation, or anything without a
- * dispatch record (manual).
+ * schedule (cron), a same-night retry, a continuation, the SQL runner's
+ * fallback (which the function only ever records as a duplicate), or anything
+ * without a dispatch record (manual).
  */
-export type Trigger = "cron" | "retry" | "continuation" | "manual";
+export type Trigger = "cron" | "retry" | "continuation" | "fallback" | "manual";
 
 /**
  * Every state a run can be recorded in. `lost` (a dispatch that never became a

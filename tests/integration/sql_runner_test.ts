@@ -333,3 +333,38 @@ Deno.test("scheduler status shows a job pinned to its SQL runner, and the runner
     await sql.end();
   }
 });
+
+Deno.test("a delivery to the function of a dispatch meant for the SQL runner is a duplicate and leaves it to the SQL runner", async () => {
+  const sql = connect();
+  const slot = uniqueSlot();
+  try {
+    await withPinned(sql, async () => {
+      // Aged past the SQL runner's ten minutes (but not the function's hour), so pg_cron's own
+      // SQL runner job cannot take it before the function's delivery below.
+      const [{ id }] = await sql.begin(async (tx) => {
+        const rows = await tx`select scheduler_dispatch(${JOB}, ${slot}) as id`;
+        await tx`update scheduler_dispatch set created_at = now() - interval '11 minutes'
+          where id = ${rows[0].id}`;
+        return rows;
+      });
+      const replay = await callScheduler({ job_name: JOB, dispatch_id: id });
+      assert.equal(replay.body.status, "duplicate");
+      const [dispatch] = await sql`select outcome from scheduler_dispatch where id = ${id}`;
+      assert.equal(dispatch.outcome, null, "the dispatch still waits for the SQL runner");
+      await sql`update scheduler_dispatch set created_at = now() where id = ${id}`;
+      await sweep(sql);
+    });
+    const rows = await runs(sql, slot);
+    assert.deepEqual(rows.map((r) => [r.status, r.runner]), [
+      ["duplicate", "function"],
+      ["succeeded", "sql"],
+    ]);
+    assert.match(
+      rows[0].error_message,
+      /is for the sql runner; this delivery by the function did not run the job/,
+    );
+  } finally {
+    await dropSlot(sql, slot);
+    await sql.end();
+  }
+});
