@@ -29,7 +29,7 @@ Deno.test("scheduler status prints one row per nightly job", async () => {
     const lines = run.stdout.trim().split("\n");
     assert.match(
       lines[0],
-      /^JOB\s+STATE\s+LAST\s+LAST RUN\s+LAST SUCCESS\s+FAILED NIGHTS\s+TONIGHT\s+PARTS\s+NEXT RUN\s+ALERTS\s+QUARANTINED$/,
+      /^JOB\s+STATE\s+RUNNER\s+LAST\s+LAST RUN\s+LAST SUCCESS\s+FAILED NIGHTS\s+TONIGHT\s+PARTS\s+NEXT RUN\s+ALERTS\s+QUARANTINED$/,
     );
     // (Notes on paused jobs and quarantined records follow the table.)
     assert.deepEqual(lines.slice(1, 1 + jobs.length).map((l) => l.split(/\s+/)[0]), jobs);

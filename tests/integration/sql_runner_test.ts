@@ -368,3 +368,56 @@ Deno.test("a delivery to the function of a dispatch meant for the SQL runner is 
     await sql.end();
   }
 });
+
+Deno.test("a SQL runner's part that spends its budget ends partial and the next part finishes the night", async () => {
+  const sql = connect();
+  const runner = postgres(stackEnv().DB_URL, { max: 1, onnotice: () => {} });
+  const slot = uniqueSlot();
+  const code = testOrganisationCode("it_sqlparts");
+  const locker = await sql.reserve();
+  try {
+    const ids = await createRoster(sql, code, ROSTER);
+    await withPolicy(sql, JOB, { budget_ms: 1_000 }, () =>
+      withPinned(sql, async () => {
+        // The first batch (one row: the oldest due) waits on this lock past the 1 s budget,
+        // so the part stops after it, whichever call took the dispatch.
+        await locker`begin`;
+        await locker`select id from certification where id = ${ids.get("due_2d")!} for update`;
+        await sql`select scheduler_dispatch(${JOB}, ${slot}, ${sql.json({ batch_size: 1 })})`;
+        // (A postgres.js query runs once awaited or executed: execute() starts it now.)
+        const call = runner`call scheduler_run_sql_dispatches()`.execute();
+        const [started] = await poll("the first part to start", 20_000, async () => {
+          const rows = await runs(sql, slot);
+          return rows.some((r) => r.status === "running") ? rows : undefined;
+        });
+        assert.equal(started.runner, "sql");
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+        await locker`commit`;
+        await call;
+        await poll("the night to succeed", 20_000, async () => {
+          await sweep(sql);
+          const rows = await runs(sql, slot);
+          return rows.some((r) => r.status === "succeeded") ? rows : undefined;
+        });
+      }));
+    const rows = await runs(sql, slot);
+    assert.deepEqual(rows.map((r) => [r.status, r.runner, r.trigger, r.attempt]), [
+      ["partial", "sql", "cron", 1],
+      ["succeeded", "sql", "continuation", 1],
+    ]);
+    assert.equal(rows[0].summary.stopped_by, "deadline");
+    assert.equal(rows[0].summary.batches, 1);
+    assert.equal(rows[0].summary.expired, 1);
+    assert.equal(rows[1].summary.complete, true);
+    const state = await rosterState(sql, ids);
+    assert.equal(state.due_2d.status, "expired");
+    assert.equal(state.due_1h.status, "expired");
+    assert.deepEqual(await rosterNotices(sql, ids), ["in_20d/30", "in_3d/30", "in_3d/7"]);
+  } finally {
+    await locker`rollback`.catch(() => undefined);
+    locker.release();
+    await cleanUp(sql, slot, code);
+    await runner.end();
+    await sql.end();
+  }
+});

@@ -7,7 +7,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
 
-select plan(47);
+select plan(65);
 
 select is(has_function_privilege(r, f, 'execute'), false, format('%s cannot execute %s', r, f))
 from unnest(array[
@@ -21,7 +21,13 @@ from unnest(array[
   'public.scheduler_slot_window_end(text, date)',
   'public.scheduler_slot_ended_partial(text, date)',
   'public.scheduler_check_quarantine_alerts(timestamptz)',
-  'public.scheduler_quarantined_needs_person(text)'
+  'public.scheduler_quarantined_needs_person(text)',
+  'public.scheduler_sql_step(uuid, text, text, timestamptz, timestamptz, jsonb, jsonb)',
+  'public.scheduler_run_sql_part(uuid, text, timestamptz, timestamptz, jsonb, jsonb)',
+  'public.scheduler_run_sql_dispatches(integer)',
+  'public.scheduler_alert_sql_fallback(text, date, timestamptz)',
+  'public.certification_expiry_check_sql(timestamptz, jsonb, jsonb)',
+  'public.scheduler_retention_sql(timestamptz, jsonb, jsonb)'
 ]) as f
 cross join unnest(array['anon', 'authenticated', 'service_role']) as r;
 

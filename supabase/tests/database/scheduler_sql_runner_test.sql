@@ -10,7 +10,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
 
-select plan(24);
+select plan(25);
 
 -- Year 2001: nothing else on the stack expires that early, so counts are exact.
 -- Due on 2001-06-01: three. Expiring within 30 days: two (one within 7).
@@ -158,6 +158,25 @@ select results_eq(
   'a later sweep dispatches nothing more: the fallback runs once');
 select is((select count(*)::int from scheduler_alert where slot = '2100-01-01'), 2,
   'and alerts once');
+
+-- A job pinned to SQL is retried like any job, by its SQL runner again (no HTTP request).
+insert into scheduler_nightly_job (job_name, max_attempts, retry_backoff_ms, runner, sql_runner)
+values ('tap_pinned', 2, 0, 'sql', 'certification_expiry_check_sql');
+insert into scheduler_dispatch (id, job_name, slot, attempt, kind, created_at, outcome, execution_id,
+  runner)
+values ('00000000-0000-4000-8000-0000000005a9', 'tap_pinned', '2100-01-01', 1, 'cron',
+  '2100-01-01 02:00:00+00', 'delivered', '00000000-0000-4000-8000-0000000005e9', 'sql');
+insert into scheduler_execution_log (id, job_name, trigger, status, started_at, finished_at,
+  dispatch_id, slot, attempt, runner)
+values ('00000000-0000-4000-8000-0000000005e9', 'tap_pinned', 'cron', 'failed',
+  '2100-01-01 02:00:01+00', '2100-01-01 02:00:02+00', '00000000-0000-4000-8000-0000000005a9',
+  '2100-01-01', 1, 'sql');
+select * from scheduler_reconcile('2100-01-01 02:01:00+00');
+select results_eq(
+  $$select attempt, kind, runner, request_id is null from scheduler_dispatch
+    where job_name = 'tap_pinned' and attempt = 2$$,
+  $$values (2, 'retry'::text, 'sql'::text, true)$$,
+  'a pinned job''s failed attempt is retried by its SQL runner');
 
 -- The alert stays open while only the SQL runner succeeds; the function's next success resolves it.
 insert into scheduler_execution_log (id, job_name, trigger, status, started_at, finished_at, runner)
