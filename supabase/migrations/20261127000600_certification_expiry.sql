@@ -132,7 +132,7 @@ $$;
 -- order (expire everything due, then each warning window in turn), with the
 -- same payload ({"windows_days": [30, 7], "batch_size": 25000}, each optional,
 -- the same limits) and the same summary. One call is ONE batch: the sweep's
--- SQL runner (scheduler_run_sql_part, 20261202000100) calls it again with the
+-- SQL runner (scheduler_run_sql_part, 20261202000200) calls it again with the
 -- state it returned, committing in between and stopping when its budget is
 -- spent, so no transaction holds more than one batch. p_state is null on a
 -- part's first call; work_remains is false once the last window is walked.

@@ -42,10 +42,11 @@ where job_name = 'heartbeat';
 -- always runs, so every part makes progress; then another only when one as
 -- long as the longest so far still ends by the deadline, BatchPacer's rule
 -- without its margin: the final write is local and needs none), whether the
--- run still holds its lease, then the job's runner once, its lease renewed
--- after. p_part carries the part so far: {state, summary, batches,
--- longest_batch_ms, done, stopped_by, error}; the returned one says what
--- happened. A runner error rolls back its batch only (the earlier batches are
+-- run still holds its lease and no operator cancelled it (scheduler_cancel),
+-- then the job's runner once, its lease renewed after (the heartbeat also
+-- reads a cancel asked for meanwhile: the part stops after this batch). p_part
+-- carries the part so far: {state, summary, batches, longest_batch_ms, done,
+-- stopped_by, error}; the returned one says what happened. A runner error rolls back its batch only (the earlier batches are
 -- committed) and stops the part with the error. p_execution_id null: no run
 -- (a test); nothing is leased.
 create function public.scheduler_sql_step(
@@ -67,6 +68,7 @@ declare
   v_started timestamptz := clock_timestamp();
   v_result record;
   v_ms integer;
+  v_beat text;
 begin
   if (v_part ->> 'batches')::integer > 0 and v_started
        + make_interval(secs => (v_part ->> 'longest_batch_ms')::integer / 1000.0) > p_deadline then
@@ -78,6 +80,12 @@ begin
   ) then
     return v_part || jsonb_build_object('stopped_by', 'lease_lost');
   end if;
+  if p_execution_id is not null and exists (
+    select from public.scheduler_execution_log x
+    where x.id = p_execution_id and x.cancel_requested_at is not null
+  ) then
+    return v_part || jsonb_build_object('stopped_by', 'cancelled');
+  end if;
   begin
     execute format('select r.state, r.summary, r.work_remains from public.%I($1, $2, $3) r', p_runner)
       into v_result using p_now, p_payload, v_part -> 'state';
@@ -86,14 +94,18 @@ begin
   end;
   v_ms := (extract(epoch from clock_timestamp() - v_started) * 1000)::integer;
   if p_execution_id is not null then
-    perform public.scheduler_heartbeat(p_execution_id, p_job_name, clock_timestamp(), 60000);
+    v_beat := public.scheduler_heartbeat(p_execution_id, p_job_name, clock_timestamp(), 60000);
   end if;
   return v_part || jsonb_build_object(
     'state', v_result.state,
     'summary', v_result.summary,
     'batches', (v_part ->> 'batches')::integer + 1,
     'longest_batch_ms', greatest((v_part ->> 'longest_batch_ms')::integer, v_ms),
-    'done', not coalesce(v_result.work_remains, false));
+    'done', not coalesce(v_result.work_remains, false))
+    || case when not coalesce(v_result.work_remains, false) then '{}'::jsonb
+            when v_beat = 'cancel_requested' then jsonb_build_object('stopped_by', 'cancelled')
+            when v_beat = 'lost' then jsonb_build_object('stopped_by', 'lease_lost')
+            else '{}'::jsonb end;
 end;
 $$;
 
@@ -140,7 +152,8 @@ $$;
 -- 'sql': a slot that already has a live or successful run makes it a
 -- duplicate, a live lease makes it skipped), one part within the job's
 -- budget_ms (default 60 s), then finished (succeeded, partial with work left,
--- failed with the runner's error, timed_out when it lost its lease). The
+-- failed with the runner's error, timed_out when it lost its lease, cancelled
+-- when an operator cancelled it: scheduler_cancel, read between batches). The
 -- summary is the runner's plus the part's batches, longest batch, complete and
 -- stopped_by, as the function's jobs report them. A dispatch older than ten
 -- minutes is left to the sweep, which records it lost.
@@ -179,18 +192,21 @@ begin
       when coalesce((v_part ->> 'done')::boolean, false) then 'succeeded'
       when v_part ->> 'stopped_by' = 'deadline' then 'partial'
       when v_part ->> 'stopped_by' = 'lease_lost' then 'timed_out'
+      when v_part ->> 'stopped_by' = 'cancelled' then 'cancelled'
       else 'failed' end;
     perform public.scheduler_finish_run(v_execution, v_dispatch.job_name, v_status, clock_timestamp(),
       case v_status
         when 'failed' then left(v_part ->> 'error', 2000)
         when 'timed_out' then 'The SQL runner lost the job''s lease between batches'
+        when 'cancelled' then 'Cancelled by an operator; the SQL runner stopped after its current batch'
       end,
       coalesce(v_part -> 'summary', '{}'::jsonb) || jsonb_build_object(
         'batches', (v_part ->> 'batches')::integer,
         'longest_batch_ms', (v_part ->> 'longest_batch_ms')::integer,
         'complete', v_status = 'succeeded',
         'stopped_by', case v_part ->> 'stopped_by' when 'deadline' then 'deadline'
-                                                    when 'lease_lost' then 'aborted' end));
+                                                    when 'lease_lost' then 'aborted'
+                                                    when 'cancelled' then 'aborted' end));
     commit;
   end loop;
 end;
