@@ -421,3 +421,46 @@ Deno.test("a SQL runner's part that spends its budget ends partial and the next 
     await sql.end();
   }
 });
+
+Deno.test("an operator's cancel stops a SQL runner's run after its current batch, and it ends cancelled", async () => {
+  const sql = connect();
+  const runner = postgres(stackEnv().DB_URL, { max: 1, onnotice: () => {} });
+  const slot = uniqueSlot();
+  const code = testOrganisationCode("it_sqlcancel");
+  const locker = await sql.reserve();
+  try {
+    const ids = await createRoster(sql, code, ROSTER);
+    await withPinned(sql, async () => {
+      // The lock holds the run inside its first batch while the operator cancels it.
+      await locker`begin`;
+      await locker`select id from certification where id = ${ids.get("due_2d")!} for update`;
+      await sql`select scheduler_dispatch(${JOB}, ${slot})`;
+      const call = runner`call scheduler_run_sql_dispatches()`.execute();
+      const running = await poll("the SQL runner's run", 20_000, async () => {
+        const rows = await runs(sql, slot);
+        return rows.find((r) => r.status === "running");
+      });
+      const [asked] = await sql`select status from scheduler_cancel(${running.id}, 'it-test')`;
+      assert.equal(asked.status, "requested");
+      await locker`commit`;
+      await call;
+      await poll("the run to end", 20_000, async () => {
+        const rows = await runs(sql, slot);
+        return rows.every((r) => r.status !== "running") ? rows : undefined;
+      });
+      await sweep(sql);
+    });
+    const rows = await runs(sql, slot);
+    assert.deepEqual(rows.map((r) => [r.status, r.runner]), [["cancelled", "sql"]]);
+    assert.match(rows[0].error_message, /^Cancelled by an operator; the SQL runner stopped/);
+    // The batch it was in finished; the notices it had not reached were not queued.
+    assert.equal((await rosterState(sql, ids)).due_2d.status, "expired");
+    assert.deepEqual(await rosterNotices(sql, ids), []);
+  } finally {
+    await locker`rollback`.catch(() => undefined);
+    locker.release();
+    await cleanUp(sql, slot, code);
+    await runner.end();
+    await sql.end();
+  }
+});
