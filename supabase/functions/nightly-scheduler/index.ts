@@ -6,7 +6,7 @@ import { AuthorizeCaller } from "../../../src/application/authorize_caller.ts";
 import { RunJob } from "../../../src/application/run_job.ts";
 import { systemClock } from "../../../src/domain/clock.ts";
 import { loadConfig } from "../../../src/infrastructure/config.ts";
-import { edgeRuntimeKeepAlive } from "../../../src/infrastructure/edge_runtime.ts";
+import { edgeRuntimeKeepAlive } from "../../../src/infrastructure/edge_runtime/edge_runtime_keep_alive.ts";
 import { timerSleep } from "../../../src/domain/batch_pacer.ts";
 import { createCertificationPortal } from "../../../src/infrastructure/dynamics/create_certification_portal.ts";
 import { createSchedulerHandler } from "../../../src/infrastructure/http/scheduler_handler.ts";
