@@ -28,6 +28,7 @@ declare
   v_reason text;
   v_lost_id uuid;
   v_end timestamptz;
+  v_stop text;
 begin
   -- One sweep at a time; a second caller finds the work being done.
   if not pg_try_advisory_xact_lock(hashtext('scheduler_reconcile')) then
@@ -106,10 +107,12 @@ begin
       where x.job_name = v_row.job_name and x.slot = v_row.slot
         and x.status in ('running', 'succeeded')
     );
-    select x.finished_at into v_end from public.scheduler_execution_log x
+    select x.finished_at, x.stop_reason into v_end, v_stop from public.scheduler_execution_log x
     where x.id = v_row.execution_id;
+    -- A run whose worker died (closed at its lapsed lease) did not fail: no backoff.
     continue when p_now < coalesce(v_end, v_row.created_at)
-      + make_interval(secs => v_row.retry_backoff_ms / 1000.0 * 2 ^ (v_row.attempt - 1));
+      + make_interval(secs => case when v_stop = 'worker_lost' then 0
+          else v_row.retry_backoff_ms / 1000.0 * 2 ^ (v_row.attempt - 1) end);
     continue when p_now >= public.scheduler_slot_window_end(v_row.job_name, v_row.slot);
     perform public.scheduler_enqueue_dispatch(
       v_row.job_name, v_row.slot, 'retry', v_row.attempt + 1, v_row.execution_id, v_row.payload
@@ -148,12 +151,12 @@ revoke all on function public.scheduler_start_run(uuid, text, uuid, timestamptz,
   from public, anon, authenticated;
 revoke all on function public.scheduler_heartbeat(uuid, text, timestamptz, integer)
   from public, anon, authenticated;
-revoke all on function public.scheduler_finish_run(uuid, text, text, timestamptz, text, jsonb, boolean)
+revoke all on function public.scheduler_finish_run(uuid, text, text, timestamptz, text, jsonb, boolean, jsonb)
   from public, anon, authenticated;
 grant execute on function public.scheduler_start_run(uuid, text, uuid, timestamptz, integer, boolean, text)
   to service_role;
 grant execute on function public.scheduler_heartbeat(uuid, text, timestamptz, integer) to service_role;
-grant execute on function public.scheduler_finish_run(uuid, text, text, timestamptz, text, jsonb, boolean)
+grant execute on function public.scheduler_finish_run(uuid, text, text, timestamptz, text, jsonb, boolean, jsonb)
   to service_role;
 revoke all on function public.scheduler_close_dead_run(uuid)
   from public, anon, authenticated, service_role;

@@ -1,6 +1,6 @@
 import type { WorkerLifecycle, WorkerWatch } from "../../application/ports/worker_lifecycle.ts";
 import { type WorkerStopReason, WorkerStoppingError } from "../../domain/worker_stop.ts";
-import type { ProcessUsage } from "./process_usage.ts";
+import type { WorkerUsage } from "./worker_usage.ts";
 
 /** The limits of the worker the function runs in (hosted paid plan: 400 s, 2 s CPU). */
 export interface WorkerLimits {
@@ -11,7 +11,7 @@ export interface WorkerLimits {
 /** What the lifecycle reads from its surroundings; tests pass fakes. */
 export interface EdgeRuntimeLifecycleOptions {
   readonly limits: WorkerLimits;
-  readonly usage: ProcessUsage;
+  readonly usage: WorkerUsage;
   /** Epoch ms when the worker started (its wall clock counts from then). */
   readonly startedAt: number;
   readonly now: () => number;
@@ -36,7 +36,7 @@ const REASONS: Record<string, WorkerStopReason> = {
  */
 export class EdgeRuntimeLifecycle implements WorkerLifecycle {
   readonly #options: EdgeRuntimeLifecycleOptions;
-  readonly #baselineCpuMs: number | null;
+  readonly #baselineCpuMs: number;
   #stopped: WorkerStopReason | null = null;
   readonly #watchers = new Set<(reason: WorkerStopReason) => void>();
 
@@ -56,12 +56,11 @@ export class EdgeRuntimeLifecycle implements WorkerLifecycle {
     return Math.max(0, startedAt + limits.wallClockMs * 0.9 - now());
   }
 
-  /** CPU ms left before the reserve for writing a run's end; null when CPU cannot be read. */
-  cpuLeftMs(): number | null {
+  /** CPU ms left before the reserve for writing a run's end, by the function's own account. */
+  cpuLeftMs(): number {
     const used = this.#cpuUsedMs();
-    if (used === null) return null;
     const { cpuTimeMs } = this.#options.limits;
-    return Math.max(0, cpuTimeMs - Math.max(150, cpuTimeMs * 0.1) - used);
+    return Math.max(0, cpuTimeMs - Math.max(200, cpuTimeMs * 0.2) - used);
   }
 
   watch(): WorkerWatch {
@@ -90,7 +89,7 @@ export class EdgeRuntimeLifecycle implements WorkerLifecycle {
       cost: () => {
         const cpu = this.#cpuUsedMs();
         return {
-          cpuMs: cpu === null || startCpu === null ? null : cpu - startCpu,
+          cpuMs: cpu - startCpu,
           peakRssMb: peakRss,
           stopReason: reason,
         };
@@ -102,9 +101,8 @@ export class EdgeRuntimeLifecycle implements WorkerLifecycle {
     };
   }
 
-  #cpuUsedMs(): number | null {
-    const cpu = this.#options.usage.cpuMs();
-    return cpu === null || this.#baselineCpuMs === null ? null : cpu - this.#baselineCpuMs;
+  #cpuUsedMs(): number {
+    return this.#options.usage.cpuMs() - this.#baselineCpuMs;
   }
 
   #stop(reason: WorkerStopReason): void {

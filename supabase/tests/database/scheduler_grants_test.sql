@@ -30,7 +30,7 @@ select is(has_function_privilege('service_role', f, 'execute'), true,
 from unnest(array[
   'public.scheduler_start_run(uuid, text, uuid, timestamptz, integer, boolean, text)',
   'public.scheduler_heartbeat(uuid, text, timestamptz, integer)',
-  'public.scheduler_finish_run(uuid, text, text, timestamptz, text, jsonb, boolean)',
+  'public.scheduler_finish_run(uuid, text, text, timestamptz, text, jsonb, boolean, jsonb)',
   'public.certification_expire_batch(timestamptz, integer)',
   'public.scheduler_certification_changes(text, text, uuid, integer)'
 ]) as f;
