@@ -20,6 +20,8 @@ export interface WorkerSpawn {
   readonly env: Record<string, string>;
   readonly log: LogGate;
   readonly onEnd: (worker: EdgeWorker) => void;
+  /** Called once when the worker stops taking requests. */
+  readonly onRetire: (worker: EdgeWorker) => void;
 }
 
 const TICK_MS = 10; // USER_HZ: /proc reports CPU in 1/100 s on every mainstream Linux build
@@ -36,6 +38,7 @@ export class EdgeWorker {
   cpuMs = 0;
   rssMb = 0;
   warned: LimitReason | null = null;
+  warnedAt: number | null = null;
   endedBy: LimitReason | "exit" | null = null;
   readonly #child: Deno.ChildProcess;
   readonly #spawn: WorkerSpawn;
@@ -93,6 +96,7 @@ export class EdgeWorker {
   retire(): void {
     if (this.state !== "active") return;
     this.state = "retired";
+    this.#spawn.onRetire(this);
     void this.#control("retire");
   }
 
@@ -122,14 +126,21 @@ export class EdgeWorker {
     this.rssMb = rss;
     const v = verdict(this.#spawn.limits, { ageMs: this.ageMs, cpuMs: this.cpuMs, rssMb: rss });
     if (v.terminate) return this.terminate(v.terminate);
-    if (v.warn && this.warned === null) {
-      this.warned = v.warn;
+    if (v.warn) this.warn(v.warn);
+    else if (v.retire) this.retire();
+  }
+
+  /** Dispatches `beforeunload` with the reason on the worker's global (once) and retires it. */
+  warn(reason: LimitReason): void {
+    if (this.warned !== null || this.state === "terminated") return;
+    this.warned = reason;
+    this.warnedAt = Date.now();
+    if (this.state === "active") {
       this.state = "retired";
-      this.#spawn.log.note("edge_runtime.beforeunload", { worker: this.id, reason: v.warn });
-      void this.#control("beforeunload", { reason: v.warn });
-    } else if (v.retire) {
-      this.retire();
+      this.#spawn.onRetire(this);
     }
+    this.#spawn.log.note("edge_runtime.beforeunload", { worker: this.id, reason });
+    void this.#control("beforeunload", { reason });
   }
 
   async #control(what: string, body: unknown = {}): Promise<void> {

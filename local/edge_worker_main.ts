@@ -18,6 +18,12 @@ if (!entry || !Number.isInteger(port) || port <= 0) {
   Deno.exit(2);
 }
 
+// A worker does not outlive its runtime: when the host dies (even by kill -9), so do its workers.
+const host = Deno.ppid;
+Deno.unrefTimer(setInterval(() => {
+  if (Deno.ppid !== host) Deno.exit(137);
+}, 250));
+
 let pending = 0;
 let retired = false;
 

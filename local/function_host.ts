@@ -5,9 +5,11 @@
  * the limits of local/edge_limits.ts (wall clock, CPU time across requests and
  * waitUntil work, memory; beforeunload at 90% with `detail.reason`), the
  * request idle timeout (504) and the log rate. A retired or terminated worker
- * is replaced on the next request, as on hosted. `GET /_edge_host/workers`
- * (on the host's own port, not through the gateway) lists the workers, for
- * tests. Started by local/lib/services.sh start_function.
+ * is replaced on the next request, as on hosted. On the host's own port (not
+ * through the gateway), for tests: `GET /_edge_host/workers` lists the
+ * workers; `POST /_edge_host/beforeunload {"reason"}` makes the runtime warn
+ * the serving worker now, as it would near a limit (the worker is retired and
+ * ends once idle, or at its limits). Started by local/lib/services.sh start_function.
  */
 import { edgeLimits } from "./edge_limits.ts";
 import { EdgeWorker } from "./edge_worker.ts";
@@ -37,7 +39,7 @@ let nextId = 1;
 let current: EdgeWorker | null = null;
 let starting: Promise<EdgeWorker> | null = null;
 const workers = new Map<number, EdgeWorker>();
-const ended: { id: number; pid: number; ended_by: string | null; served: number }[] = [];
+const ended: Record<string, unknown>[] = [];
 
 /** The worker that takes the next request: the active one, or a fresh one. */
 function worker(): Promise<EdgeWorker> {
@@ -50,9 +52,19 @@ function worker(): Promise<EdgeWorker> {
     log,
     onEnd: (w) => {
       workers.delete(w.id);
-      ended.push({ id: w.id, pid: w.pid, ended_by: w.endedBy, served: w.served });
+      ended.push({
+        id: w.id,
+        pid: w.pid,
+        ended_by: w.endedBy,
+        served: w.served,
+        warned: w.warned,
+        warned_at: w.warnedAt,
+      });
       if (ended.length > 50) ended.shift();
-      if (current === w) current = null;
+      if (current === w) prepare();
+    },
+    onRetire: (w) => {
+      if (current === w) prepare();
     },
   }).then((w) => {
     workers.set(w.id, w);
@@ -61,6 +73,16 @@ function worker(): Promise<EdgeWorker> {
     return w;
   }).finally(() => (starting = null));
   return starting;
+}
+
+/**
+ * Boots the next worker as soon as the current one is retired or gone. Hosted
+ * boots one per request in ~42 ms (mean); a Deno process here takes about a
+ * second, so booting ahead keeps that second out of the next request.
+ */
+function prepare(): void {
+  current = null;
+  void worker().catch(() => undefined);
 }
 
 function hostError(status: number, code: string, message: string): Response {
@@ -108,13 +130,29 @@ function status(): Response {
       rss_mb: w.rssMb,
       served: w.served,
       warned: w.warned,
+      warned_at: w.warnedAt,
     })),
     ended,
   });
 }
 
+/** Warns every worker still serving (the one that ran the last request among them). */
+async function warnNow(request: Request): Promise<Response> {
+  const { reason } = await request.json() as { reason?: string };
+  if (reason !== "WallClockTime" && reason !== "CPUTime" && reason !== "Memory") {
+    return hostError(400, "INVALID_REASON", `Unknown reason '${String(reason)}'`);
+  }
+  const targets = [...workers.values()].filter((w) => w.state === "active" && w.served > 0);
+  for (const w of targets) w.warn(reason);
+  return Response.json({ warned: targets.map((w) => ({ id: w.id, at: w.warnedAt })) });
+}
+
 Deno.serve({ port, hostname: "127.0.0.1", onListen: () => {} }, (request) => {
-  if (new URL(request.url).pathname === "/_edge_host/workers") return status();
+  const path = new URL(request.url).pathname;
+  if (path === "/_edge_host/workers") return status();
+  if (path === "/_edge_host/beforeunload" && request.method === "POST") return warnNow(request);
+  // The workers' control paths are the host's to use, never a caller's.
+  if (path.startsWith("/_edge_worker/")) return hostError(404, "NOT_FOUND", "Not found");
   return proxy(request);
 });
 log.note("edge_runtime.host_started", { port, limits });

@@ -61,7 +61,12 @@ export async function runWithinBudget(
       };
     }
     if (settled.ok) return settledOutcome(settled);
-    return { status: "stopped", error: stopping.reason, summary: summaryOf(settled), stillRunning: null };
+    return {
+      status: "stopped",
+      error: stopping.reason,
+      summary: summaryOf(settled),
+      stillRunning: null,
+    };
   }
   if (settled === undefined) {
     controller.abort(timeout);

@@ -1,5 +1,5 @@
 import type { WorkerLifecycle, WorkerWatch } from "../../application/ports/worker_lifecycle.ts";
-import { type WorkerStopReason, WorkerStoppingError } from "../../domain/worker_stop.ts";
+import { WorkerStoppingError, type WorkerStopReason } from "../../domain/worker_stop.ts";
 import type { WorkerUsage } from "./worker_usage.ts";
 
 /** The limits of the worker the function runs in (hosted paid plan: 400 s, 2 s CPU). */
@@ -31,8 +31,8 @@ const REASONS: Record<string, WorkerStopReason> = {
  * The Edge Runtime's worker, as a run sees it. The runtime announces a
  * worker's end with `beforeunload` (reason in `event.detail.reason`) at about
  * 90% of a limit; the run also keeps its own account, so it stops before the
- * runtime has to say so: at 90% of the wall clock, and with max(150 ms, 10%)
- * of the CPU time still left for writing its end.
+ * runtime has to say so: at 90% of the wall clock, and with max(200 ms, 20%)
+ * of the CPU time still left for writing its end (its CPU account is an estimate).
  */
 export class EdgeRuntimeLifecycle implements WorkerLifecycle {
   readonly #options: EdgeRuntimeLifecycleOptions;
