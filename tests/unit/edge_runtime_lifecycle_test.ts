@@ -8,7 +8,7 @@ function worker(options: { wallClockMs?: number; cpuTimeMs?: number } = {}) {
   const events = new EventTarget();
   const lifecycle = new EdgeRuntimeLifecycle({
     limits: { wallClockMs: options.wallClockMs ?? 400_000, cpuTimeMs: options.cpuTimeMs ?? 2_000 },
-    usage: { cpuMs: () => state.cpu, rssMb: () => state.rss },
+    usage: { cpuMs: () => state.cpu, rssMb: () => state.rss, measure: () => {} },
     startedAt: state.now,
     now: () => state.now,
     events,

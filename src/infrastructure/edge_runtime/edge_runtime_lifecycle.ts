@@ -64,6 +64,7 @@ export class EdgeRuntimeLifecycle implements WorkerLifecycle {
   }
 
   watch(): WorkerWatch {
+    this.#options.usage.measure(true);
     const controller = new AbortController();
     const startCpu = this.#cpuUsedMs();
     let peakRss = this.#options.usage.rssMb();
@@ -95,8 +96,9 @@ export class EdgeRuntimeLifecycle implements WorkerLifecycle {
         };
       },
       dispose: () => {
+        if (!this.#watchers.delete(abort)) return;
         clearInterval(timer);
-        this.#watchers.delete(abort);
+        this.#options.usage.measure(false);
       },
     };
   }
