@@ -57,6 +57,7 @@ function worker(): Promise<EdgeWorker> {
         pid: w.pid,
         ended_by: w.endedBy,
         served: w.served,
+        cpu_ms: w.cpuMs,
         warned: w.warned,
         warned_at: w.warnedAt,
       });

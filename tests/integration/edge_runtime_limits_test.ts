@@ -4,7 +4,7 @@
 // a part whose worker gets beforeunload hands over to the next part at once.
 import assert from "node:assert/strict";
 import { platform } from "../../local/platform.ts";
-import { callScheduler, connect } from "../../local/stack.ts";
+import { callScheduler, connect, functionUrl, stackEnv } from "../../local/stack.ts";
 import { hostWorkers, warnWorkers, withEdgeLimits } from "../support/edge_host.ts";
 import { dropSlot, poll, slotRuns, uniqueSlot, withPolicy } from "../support/nightly.ts";
 import { dropRoster, testOrganisationCode } from "../support/certification_roster.ts";
@@ -181,4 +181,30 @@ Deno.test("kill -9 of the worker mid-run: with the hosted 10 s sweep, the next a
     await dropSlot(sql, slot);
     await sql.end();
   }
+});
+
+Deno.test("a request the function does not answer in time is answered 504 IDLE_TIMEOUT, as hosted does after 150 s", async () => {
+  await withEdgeLimits({ EDGE_RUNTIME_REQUEST_IDLE_TIMEOUT_MS: "2000" }, async () => {
+    const response = await fetch(functionUrl(), {
+      method: "POST",
+      headers: { authorization: `Bearer ${stackEnv().SCHEDULER_SECRET}` },
+      body: JSON.stringify({ job_name: "heartbeat", payload: { hold_ms: 5_000 } }),
+    });
+    const body = await response.json();
+    assert.equal(response.status, 504);
+    assert.equal(response.headers.get("sb-error-code"), "IDLE_TIMEOUT");
+    assert.equal(body.code, "IDLE_TIMEOUT");
+    // The run itself goes on in its worker and ends as usual.
+    const sql = connect();
+    try {
+      const row = await poll("the manual run to end", 15_000, async () => {
+        const [r] = await sql`select status from scheduler_execution_log
+          where job_name = 'heartbeat' and trigger = 'manual' order by started_at desc limit 1`;
+        return r?.status === "running" ? undefined : r;
+      });
+      assert.equal(row.status, "succeeded");
+    } finally {
+      await sql.end();
+    }
+  });
 });

@@ -20,7 +20,13 @@ export interface HostWorker {
 /** The host's workers now, and the last ones that ended (with why). */
 export async function hostWorkers(): Promise<{
   workers: HostWorker[];
-  ended: { id: number; pid: number; ended_by: string | null; warned_at: number | null }[];
+  ended: {
+    id: number;
+    pid: number;
+    ended_by: string | null;
+    cpu_ms: number;
+    warned_at: number | null;
+  }[];
 }> {
   const response = await fetch(`${HOST}/_edge_host/workers`);
   if (!response.ok) throw new Error(`GET /_edge_host/workers answered HTTP ${response.status}`);
@@ -70,4 +76,17 @@ export async function withEdgeLimits<T>(
       Object.fromEntries(Object.keys(limits).map((name) => [name, ""])),
     );
   }
+}
+
+/** CPU ms the host measured for every worker it has run so far (the last 50 ended ones and the live ones). */
+export async function hostCpuMs(): Promise<Map<number, number>> {
+  const { workers, ended } = await hostWorkers();
+  return new Map([...ended, ...workers].map((w) => [w.id, w.cpu_ms]));
+}
+
+/** CPU the host measured between two `hostCpuMs()` readings, over all workers. */
+export function cpuBetween(before: Map<number, number>, after: Map<number, number>): number {
+  let total = 0;
+  for (const [id, cpu] of after) total += cpu - (before.get(id) ?? 0);
+  return total;
 }
