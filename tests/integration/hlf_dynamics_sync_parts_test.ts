@@ -209,7 +209,9 @@ Deno.test("hlf_dynamics_sync drains a first load of 100,000 changed HLF certific
         `${after.upsert_multiples - before.upsert_multiples} UpsertMultiple requests, ` +
         `night ${runs.at(-1)!.finished_at.getTime() - runs[0].started_at.getTime()} ms, ` +
         `longest part ${Math.max(...runs.map((r) => r.duration_ms))} ms, ` +
-        `CPU ${cpuMs} ms measured by the host (${(cpuMs / (LOAD / 1000)).toFixed(1)} ms per 1,000), ` +
+        `CPU ${cpuMs} ms measured by the host (${
+          (cpuMs / (LOAD / 1000)).toFixed(1)
+        } ms per 1,000), ` +
         `${runs.reduce((sum, r) => sum + (r.cpu_ms ?? 0), 0)} ms by the function's own account, ` +
         `parts ended by ${runs.map((r) => r.stop_reason ?? r.status).join(", ")}`,
     );
