@@ -50,7 +50,8 @@ export function eventLoopUsage(
       if (users > 0 && timer === undefined) {
         last = now();
         timer = setInterval(tick, intervalMs);
-        Deno.unrefTimer(timer);
+        // Feature-detected: a runtime without it just keeps the timer referenced while a run lasts.
+        (Deno as { unrefTimer?: (id: number) => void }).unrefTimer?.(timer);
       } else if (users === 0 && timer !== undefined) {
         clearInterval(timer);
         timer = undefined;
