@@ -27,28 +27,58 @@ export type BudgetOutcome =
     readonly stillRunning: Promise<unknown> | null;
   };
 
+/** What bounds a run: its budget, the grace to stop, and the signals that end it early. */
+export interface BudgetLimits {
+  readonly budgetMs: number;
+  readonly abortGraceMs: number;
+  /** An operator's cancel; the budget still stops a job that ignores it. */
+  readonly cancel?: AbortSignal;
+  /** The platform is about to stop the worker (its reason names the limit). */
+  readonly stopping?: AbortSignal;
+}
+
 /**
- * Runs the handler with a signal that aborts after `budgetMs`, or with
- * `stopping`'s reason when the platform is about to stop the worker. A job that
- * stops at its next safe point returns how far it got, so it gets `abortGraceMs`
- * more to hand that summary back; one that ignores the signal is reported as
- * still running. A stopped job that returns work left is `partial`, one that
- * finished is `succeeded`, anything else is `stopped` (not the job's failure).
+ * Runs the handler with a signal that aborts after `budgetMs`, earlier when
+ * `limits.cancel` aborts (an operator's cancel), or with `limits.stopping`'s
+ * reason when the platform is about to stop the worker. A job that stops at
+ * its next safe point returns how far it got, so it gets `abortGraceMs` more to
+ * hand that summary back; one that ignores the signal is reported as still
+ * running. A job stopped for the worker that returns work left is `partial`,
+ * one that finished is `succeeded`, anything else is `stopped` (not the job's
+ * own failure).
  */
 export async function runWithinBudget(
   handler: JobHandler,
   payload: JobPayload,
   context: Omit<JobContext, "signal">,
-  limits: { budgetMs: number; abortGraceMs: number; stopping?: AbortSignal },
+  limits: BudgetLimits,
   timeout: Error,
 ): Promise<BudgetOutcome> {
   const controller = new AbortController();
+  const cancel = limits.cancel;
+  const onCancel = () => controller.abort(cancel?.reason);
+  cancel?.addEventListener("abort", onCancel, { once: true });
+  try {
+    return await runUntil(handler, payload, context, limits, timeout, controller);
+  } finally {
+    cancel?.removeEventListener("abort", onCancel);
+  }
+}
+
+async function runUntil(
+  handler: JobHandler,
+  payload: JobPayload,
+  context: Omit<JobContext, "signal">,
+  limits: BudgetLimits,
+  timeout: Error,
+  controller: AbortController,
+): Promise<BudgetOutcome> {
   // `then` turns a handler that throws synchronously into a rejection too.
   const run = Promise.resolve().then(() =>
     handler(payload, { ...context, signal: controller.signal })
   );
-  let settled = await settleWithin(run, limits.budgetMs, limits.stopping);
   const stopping = limits.stopping;
+  let settled = await settleWithin(run, limits.budgetMs, stopping);
   if (stopping?.aborted && settled === undefined) {
     controller.abort(stopping.reason);
     settled = await settleWithin(run, limits.abortGraceMs);
