@@ -28,6 +28,9 @@ const RUN_COLUMNS = [
   { key: "attempt", title: "TRY" },
   { key: "status", title: "STATUS" },
   { key: "duration_ms", title: "MS" },
+  { key: "cpu_ms", title: "CPU MS" },
+  { key: "peak_rss_mb", title: "PEAK MB" },
+  { key: "stop_reason", title: "STOPPED BY" },
   { key: "error_message", title: "ERROR" },
 ] as const;
 
@@ -52,7 +55,7 @@ export async function status(
 ): Promise<number> {
   const jobs = await api.rest<HealthRow[]>("scheduler_job_health?select=*&order=job_name");
   const runs = options.job === undefined ? undefined : await api.rest<Record<string, unknown>[]>(
-    `scheduler_execution_log?select=id,job_name,trigger,runner,slot,attempt,status,started_at,finished_at,duration_ms,error_message` +
+    `scheduler_execution_log?select=id,job_name,trigger,runner,slot,attempt,status,started_at,finished_at,duration_ms,cpu_ms,peak_rss_mb,stop_reason,error_message` +
       `&job_name=eq.${options.job}&order=started_at.desc&limit=${options.limit}`,
   );
   if (options.json) {

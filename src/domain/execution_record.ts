@@ -1,3 +1,5 @@
+import type { RunCost } from "./worker_stop.ts";
+
 /**
  * How a run was started, as the database's dispatch record says: the nightly
  * schedule (cron), a same-night retry, a continuation, an operator's replay of
@@ -49,6 +51,8 @@ export interface ExecutionRecord {
   readonly finishedAt: Date | null;
   readonly errorMessage: string | null;
   readonly summary: JobSummary | null;
+  /** What the run cost its worker (CPU, peak memory) and whether the platform stopped it. */
+  readonly cost?: RunCost | null;
 }
 
 /** The longest error message the log keeps; longer ones are cut so a runaway message cannot bloat a row. */
@@ -79,6 +83,7 @@ export function finishedRecord(
     finishedAt: Date;
     errorMessage?: string | null;
     summary?: JobSummary | null;
+    cost?: RunCost | null;
   },
 ): ExecutionRecord {
   return {
@@ -87,6 +92,7 @@ export function finishedRecord(
     finishedAt: outcome.finishedAt,
     errorMessage: truncateMessage(outcome.errorMessage ?? null),
     summary: outcome.summary ?? null,
+    cost: outcome.cost ?? null,
   };
 }
 

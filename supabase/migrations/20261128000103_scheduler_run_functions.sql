@@ -7,7 +7,9 @@
 
 -- Closes a run whose lease lapsed (its isolate died, or its final write never
 -- arrived) as timed_out, ending at its last heartbeat: the last instant it is
--- known to have been alive. Frees its lease. The one place this is decided:
+-- known to have been alive, with stop_reason 'worker_lost' (the sweep retries
+-- it without the failure backoff: a dead worker is not the job's failure).
+-- Frees its lease. The one place this is decided:
 -- the lease takeover in scheduler_start_run and the sweep both call it.
 create function public.scheduler_close_dead_run(p_execution_id uuid)
 returns boolean
@@ -19,6 +21,7 @@ declare
 begin
   update public.scheduler_execution_log
   set status = 'timed_out',
+      stop_reason = 'worker_lost',
       finished_at = greatest(started_at, coalesce(heartbeat_at, started_at)),
       error_message = 'The run stopped renewing its lease before it recorded its end; '
         'the function was probably stopped. finished_at is its last heartbeat'
@@ -198,7 +201,9 @@ $$;
 -- dispatch of every job that runs after this one. Idempotent, so a retried call
 -- whose first try committed changes nothing. p_keep_lease: the handler ignored
 -- its signal and still runs, so the lease stays (heartbeats go on) until a
--- later call without it, made when the handler stops.
+-- later call without it, made when the handler stops. p_cost: what the run
+-- cost its worker, {"cpu_ms", "peak_rss_mb", "stop_reason"} (each may be
+-- null; stop_reason when the Edge Runtime stopped or was stopping the worker).
 create function public.scheduler_finish_run(
   p_execution_id uuid,
   p_job_name text,
@@ -206,7 +211,8 @@ create function public.scheduler_finish_run(
   p_finished_at timestamptz,
   p_error_message text,
   p_summary jsonb,
-  p_keep_lease boolean default false
+  p_keep_lease boolean default false,
+  p_cost jsonb default null
 ) returns void
 language plpgsql
 security definer
@@ -222,7 +228,10 @@ begin
   set status = p_status,
       finished_at = greatest(p_finished_at, x.started_at),
       error_message = p_error_message,
-      summary = p_summary
+      summary = p_summary,
+      cpu_ms = (p_cost ->> 'cpu_ms')::integer,
+      peak_rss_mb = (p_cost ->> 'peak_rss_mb')::integer,
+      stop_reason = p_cost ->> 'stop_reason'
   where x.id = p_execution_id and x.job_name = p_job_name and x.status = 'running'
   returning x.slot into v_slot;
   if not p_keep_lease then

@@ -30,6 +30,7 @@ declare
   v_end timestamptz;
   v_retry_at timestamptz;
   v_window_end timestamptz;
+  v_stop text;
 begin
   -- One sweep at a time; a second caller finds the work being done.
   if not pg_try_advisory_xact_lock(hashtext('scheduler_reconcile')) then
@@ -131,10 +132,12 @@ begin
     continue when exists (select from public.scheduler_dispatch d
                           where d.job_name = v_row.job_name and d.slot = v_row.slot
                             and d.kind = 'fallback');
-    select x.finished_at into v_end from public.scheduler_execution_log x
+    select x.finished_at, x.stop_reason into v_end, v_stop from public.scheduler_execution_log x
     where x.id = v_row.execution_id;
+    -- A run whose worker died (closed at its lapsed lease) did not fail: no backoff.
     v_retry_at := coalesce(v_end, v_row.created_at)
-      + make_interval(secs => v_row.retry_backoff_ms / 1000.0 * 2 ^ (v_row.attempt - 1));
+      + make_interval(secs => case when v_stop = 'worker_lost' then 0
+          else v_row.retry_backoff_ms / 1000.0 * 2 ^ (v_row.attempt - 1) end);
     v_window_end := public.scheduler_slot_window_end(v_row.job_name, v_row.slot);
     if v_row.sql_runner is not null and v_row.job_runner = 'function' and p_now < v_window_end
        and (v_row.attempt >= v_row.max_attempts
@@ -184,12 +187,12 @@ revoke all on function public.scheduler_start_run(uuid, text, uuid, timestamptz,
   from public, anon, authenticated;
 revoke all on function public.scheduler_heartbeat(uuid, text, timestamptz, integer)
   from public, anon, authenticated;
-revoke all on function public.scheduler_finish_run(uuid, text, text, timestamptz, text, jsonb, boolean)
+revoke all on function public.scheduler_finish_run(uuid, text, text, timestamptz, text, jsonb, boolean, jsonb)
   from public, anon, authenticated;
 grant execute on function public.scheduler_start_run(uuid, text, uuid, timestamptz, integer, boolean, text, text)
   to service_role;
 grant execute on function public.scheduler_heartbeat(uuid, text, timestamptz, integer) to service_role;
-grant execute on function public.scheduler_finish_run(uuid, text, text, timestamptz, text, jsonb, boolean)
+grant execute on function public.scheduler_finish_run(uuid, text, text, timestamptz, text, jsonb, boolean, jsonb)
   to service_role;
 revoke all on function public.scheduler_close_dead_run(uuid)
   from public, anon, authenticated, service_role;

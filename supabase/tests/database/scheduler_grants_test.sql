@@ -39,7 +39,7 @@ select is(has_function_privilege('service_role', f, 'execute'), true,
 from unnest(array[
   'public.scheduler_start_run(uuid, text, uuid, timestamptz, integer, boolean, text, text)',
   'public.scheduler_heartbeat(uuid, text, timestamptz, integer)',
-  'public.scheduler_finish_run(uuid, text, text, timestamptz, text, jsonb, boolean)',
+  'public.scheduler_finish_run(uuid, text, text, timestamptz, text, jsonb, boolean, jsonb)',
   'public.scheduler_pause_job(text, text, text)',
   'public.scheduler_resume_job(text, text)',
   'public.scheduler_cancel(uuid, text)',
