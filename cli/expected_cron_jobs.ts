@@ -13,7 +13,8 @@ export function hasSecondsSchedules(version: string | null): boolean {
 /**
  * The pg_cron jobs the migrations schedule on this pg_cron version: the sweep
  * runs every 10 seconds where pg_cron takes seconds (1.5+, hosted) and every
- * minute on pg_cron 1.4 (see the reconcile migration).
+ * minute on pg_cron 1.4 (see migration 20261128000104); the SQL runner's job takes
+ * the same cadence (20261202000200).
  */
 export function expectedCronJobs(version: string | null): readonly ExpectedCronJob[] {
   return [
@@ -23,6 +24,10 @@ export function expectedCronJobs(version: string | null): readonly ExpectedCronJ
       schedule: hasSecondsSchedules(version) ? "10 seconds" : "* * * * *",
     },
     { name: "nightly-scheduler-alerts", schedule: "*/5 * * * *" },
+    {
+      name: "nightly-scheduler-sql-runner",
+      schedule: hasSecondsSchedules(version) ? "10 seconds" : "* * * * *",
+    },
   ];
 }
 

@@ -28,7 +28,7 @@ function failure(run: CliRun, check: string): string {
 Deno.test("doctor reports nothing on a healthy stack", async () => {
   const run = await runCli(["doctor"]);
   assertHealthy(run);
-  assert.equal(run.stdout.split("\n").filter((l) => l.startsWith("ok")).length, 12);
+  assert.equal(run.stdout.split("\n").filter((l) => l.startsWith("ok")).length, 14);
   const env = stackEnv();
   for (const secret of [env.SCHEDULER_SECRET, env.SERVICE_ROLE_KEY]) {
     assert.ok(!run.stdout.includes(secret) && !run.stderr.includes(secret));
@@ -160,4 +160,24 @@ Deno.test("doctor passes a new deployment after a manual nightly dispatch, and f
     await admin.end();
   }
   assertHealthy(await runCli(["doctor"]));
+});
+
+Deno.test("doctor warns, and still passes, while a job is pinned to its SQL runner", async () => {
+  const sql = connect();
+  try {
+    await sql`update scheduler_nightly_job set runner = 'sql'
+      where job_name = 'certification_expiry_check'`;
+    const run = await runCli(["doctor"]);
+    assert.deepEqual(failed(run), [], run.stdout);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.match(
+      run.stdout,
+      /^WARN\s+runners\s+certification_expiry_check \(certification_expiry_check_sql\) pinned to the SQL runner/m,
+    );
+    assert.match(run.stdout, /^all checks passed \(1 warning\)$/m);
+  } finally {
+    await sql`update scheduler_nightly_job set runner = 'function'
+      where job_name = 'certification_expiry_check'`;
+    await sql.end();
+  }
 });
