@@ -7,7 +7,7 @@
 // compressed: whenever nothing of the night is pending or running, the jobs
 // with the next time of night (run_at, such as scheduler_retention at 03:30)
 // start, as the sweep starts them when that time comes (the sweep itself starts
-// them for today's date only, so a simulated later night needs this).
+// only the nights due by the clock, so a simulated later night needs this).
 import postgres from "postgres";
 import { platform } from "../local/platform.ts";
 import { stackEnv } from "../local/stack.ts";
