@@ -5,6 +5,8 @@ import type { Logger } from "./ports/logger.ts";
 /** A running heartbeat; `stop()` ends it and waits for a renewal in flight. */
 export interface Heartbeat {
   stop(): Promise<void>;
+  /** When the lease lapses unless renewed again: the last confirmed renewal (or the start) plus the TTL. */
+  expiresAt(): Date;
 }
 
 /**
@@ -12,20 +14,29 @@ export interface Heartbeat {
  * long as it runs while a dead isolate's lease lapses within `ttlMs`. A failed
  * renewal is logged and tried again at the next beat (two more before the
  * lease lapses); a lease taken over is logged once and no longer renewed.
+ * `heldSince` is when the lease was taken (its first expiry counts from there).
  */
 export function startHeartbeat(
   lock: JobLock,
-  lease: { jobName: string; executionId: string; ttlMs: number },
+  lease: { jobName: string; executionId: string; ttlMs: number; heldSince: Date },
   clock: Clock,
   logger: Logger,
 ): Heartbeat {
   let stopped = false;
   let timer: number | undefined;
   let inFlight: Promise<void> = Promise.resolve();
+  let expiresAt = lease.heldSince.getTime() + lease.ttlMs;
   const beat = () => {
-    inFlight = lock.renew(lease.jobName, lease.executionId, clock.now(), lease.ttlMs).then(
+    const now = clock.now();
+    inFlight = lock.renew(lease.jobName, lease.executionId, now, lease.ttlMs).then(
       (held) => {
-        if (held) return schedule();
+        if (held) {
+          // The database counts the new expiry from the `now` it was given.
+          expiresAt = Math.max(expiresAt, now.getTime() + lease.ttlMs);
+          return schedule();
+        }
+        // A renewal that crossed the run's own release is not a lost lease.
+        if (stopped) return;
         stopped = true;
         logger.error("job.lease_lost", {});
       },
@@ -47,5 +58,6 @@ export function startHeartbeat(
       clearTimeout(timer);
       await inFlight;
     },
+    expiresAt: () => new Date(expiresAt),
   };
 }

@@ -1,6 +1,7 @@
 // Builds a fully faked scheduler (use cases + HTTP handler) and requests to it.
 import { AuthorizeCaller } from "../../src/application/authorize_caller.ts";
 import { RunJob, type RunJobSettings } from "../../src/application/run_job.ts";
+import type { Sleep } from "../../src/domain/batch_pacer.ts";
 import type { Clock } from "../../src/domain/clock.ts";
 import type { JobHandler } from "../../src/domain/job.ts";
 import { createSchedulerHandler } from "../../src/infrastructure/http/scheduler_handler.ts";
@@ -20,6 +21,8 @@ export function fakeScheduler<C extends Clock = SteppingClock>(options: {
   jobs?: Record<string, JobHandler>;
   settings?: Partial<RunJobSettings>;
   clock?: C;
+  /** The backoff's sleep; by default it returns at once. */
+  sleep?: Sleep;
 } = {}) {
   const secrets = new FakeSecretStore(TEST_SECRET);
   const log = new InMemoryExecutionLog();
@@ -32,7 +35,7 @@ export function fakeScheduler<C extends Clock = SteppingClock>(options: {
     lock,
     clock,
     logger,
-    sleep: () => Promise.resolve(),
+    sleep: options.sleep ?? (() => Promise.resolve()),
     newExecutionId: () => `00000000-0000-4000-8000-${String(++ids).padStart(12, "0")}`,
     settings: {
       budgetMs: 5_000,
