@@ -51,6 +51,10 @@ create table public.scheduler_dispatch (
   lost_reason text,
   -- What the job is sent; a retry or a continuation resends the first attempt's payload.
   payload jsonb not null default '{}',
+  -- Made by scheduler_dispatch_nightly(): the slot's night began with it, so a
+  -- night dispatched late moves every job's window; a dispatch of one job by
+  -- hand moves only its own (and its dependants').
+  nightly boolean not null default false,
   constraint scheduler_dispatch_used_when_closed check (outcome is not null or execution_id is null)
 );
 

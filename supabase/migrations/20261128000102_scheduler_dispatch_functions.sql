@@ -8,9 +8,32 @@
 -- runs, retries bad attempts with backoff inside the job's window, and starts
 -- jobs whose time of night (or predecessor) has come.
 
+-- When p_slot's night began for p_job_name: the slot's first dispatch made by
+-- scheduler_dispatch_nightly() (the night itself, at 02:00 or late by hand), or
+-- of the job itself or a job it runs after (its own schedule). Never another
+-- job's dispatch by hand: one manual heartbeat in the afternoon does not start
+-- the night's 03:30 job then. Null when none.
+create function public.scheduler_slot_night_start(p_job_name text, p_slot date)
+returns timestamptz
+language sql
+stable
+set search_path = ''
+as $$
+  with recursive chain(job_name, depth) as (
+    select p_job_name, 0
+    union all
+    select j.run_after, c.depth + 1
+    from chain c join public.scheduler_nightly_job j on j.job_name = c.job_name
+    where j.run_after is not null and c.depth < 20
+  )
+  select min(d.created_at) from public.scheduler_dispatch d
+  where d.slot = p_slot
+    and (d.nightly or d.job_name in (select c.job_name from chain c));
+$$;
+
 -- The instant after which no new attempt of p_job_name's p_slot starts: the
--- job's window_end on the slot's date, or, for a slot first dispatched later
--- than its night (by hand, in the day), as long a window from that dispatch.
+-- job's window_end on the slot's date, or, for a night that began later than
+-- its date's 02:00 (dispatched by hand, in the day), as long a window from then.
 create function public.scheduler_slot_window_end(p_job_name text, p_slot date)
 returns timestamptz
 language sql
@@ -19,15 +42,63 @@ set search_path = ''
 as $$
   select greatest(
     (p_slot + j.window_end) at time zone 'utc',
-    (select min(d.created_at) from public.scheduler_dispatch d where d.slot = p_slot)
+    public.scheduler_slot_night_start(p_job_name, p_slot)
       + (j.window_end - coalesce(j.run_at, time '02:00'))
   )
   from public.scheduler_nightly_job j
   where j.job_name = p_job_name;
 $$;
 
+-- pg_net's timeout for a dispatch: a dispatch it timed out on was lost at its
+-- batch's start plus this.
+create function public.scheduler_dispatch_timeout_ms()
+returns integer
+language sql
+immutable
+set search_path = ''
+as $$
+  select 10000;
+$$;
+
+-- Records a dispatch that will never become a run as lost: a `lost` row in the
+-- execution log, ending at p_end, with p_reason, which the dispatch keeps too.
+-- The sweep calls it for dispatches the function never took; dispatching calls
+-- it at once when pg_net refuses the URL. Returns the lost row's id.
+create function public.scheduler_record_lost_dispatch(
+  p_dispatch_id uuid,
+  p_reason text,
+  p_end timestamptz
+) returns uuid
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_lost_id uuid := gen_random_uuid();
+begin
+  insert into public.scheduler_execution_log (
+    id, job_name, trigger, status, started_at, finished_at, error_message,
+    dispatch_id, slot, attempt, previous_execution_id
+  )
+  select v_lost_id, d.job_name, d.kind, 'lost', d.created_at,
+         greatest(d.created_at, p_end), p_reason,
+         d.id, d.slot, d.attempt, d.previous_execution_id
+  from public.scheduler_dispatch d where d.id = p_dispatch_id;
+  update public.scheduler_dispatch
+  set outcome = 'lost', lost_reason = p_reason, execution_id = v_lost_id
+  where id = p_dispatch_id;
+  return v_lost_id;
+end;
+$$;
+
 -- Records one dispatch of p_job_name for p_slot and posts it through pg_net.
--- The one path that creates dispatch records (cron, retry, continuation).
+-- The one path that creates dispatch records (cron, retry, continuation). A
+-- function URL in Vault that pg_net cannot use never raises here: the real
+-- pg_net raises inside this transaction on a malformed URL (0.20.0: "Out of
+-- memory"; 0.20.4: "invalid URL ..."), which would roll back the dispatch
+-- record and leave the night unrecorded and unalerted; instead the dispatch is
+-- recorded lost at once with the reason, and the sweep, the alerts and doctor
+-- take it from there.
 create function public.scheduler_enqueue_dispatch(
   p_job_name text,
   p_slot date,
@@ -58,18 +129,24 @@ begin
     (id, job_name, slot, attempt, kind, previous_execution_id, payload)
   values (v_id, p_job_name, p_slot, p_attempt, p_kind, p_previous_execution_id,
     coalesce(p_payload, '{}'));
-  -- 10 s covers a cold start and the acknowledgement (p99 well under 100 ms
-  -- warm); the run itself goes on after the answer.
-  v_request := net.http_post(
-    url := v_url,
-    body := jsonb_build_object('job_name', p_job_name, 'dispatch_id', v_id,
-      'payload', coalesce(p_payload, '{}')),
-    headers := jsonb_build_object(
-      'Content-Type', 'application/json',
-      'Authorization', 'Bearer ' || v_secret
-    ),
-    timeout_milliseconds := 10000
-  );
+  -- The timeout covers a cold start and the acknowledgement (p99 well under
+  -- 100 ms warm); the run itself goes on after the answer.
+  begin
+    v_request := net.http_post(
+      url := v_url,
+      body := jsonb_build_object('job_name', p_job_name, 'dispatch_id', v_id,
+        'payload', coalesce(p_payload, '{}')),
+      headers := jsonb_build_object(
+        'Content-Type', 'application/json',
+        'Authorization', 'Bearer ' || v_secret
+      ),
+      timeout_milliseconds := public.scheduler_dispatch_timeout_ms()
+    );
+  exception when others then
+    perform public.scheduler_record_lost_dispatch(v_id,
+      format('The function URL in Vault is not a valid URL: %s', left(sqlerrm, 300)), now());
+    return v_id;
+  end;
   update public.scheduler_dispatch set request_id = v_request where id = v_id;
   return v_id;
 end;
@@ -102,20 +179,31 @@ $$;
 
 -- What pg_cron runs at 02:00 UTC: the first attempt of every enabled, unpaused
 -- job on the 02:00 schedule (no run_at, no run_after) that has none yet for the slot.
+-- Its dispatches are marked `nightly`: the slot's night begins with them.
 create function public.scheduler_dispatch_nightly(p_slot date default null)
 returns setof uuid
-language sql
+language plpgsql
 security definer
 set search_path = ''
 as $$
-  select public.scheduler_enqueue_dispatch(j.job_name, s.slot, 'cron', 1)
-  from public.scheduler_nightly_job j
-  cross join (select coalesce(p_slot, (now() at time zone 'utc')::date) as slot) s
-  where j.enabled and j.pause_reason is null and j.run_at is null and j.run_after is null
-    and not exists (
-      select from public.scheduler_dispatch d where d.job_name = j.job_name and d.slot = s.slot
-    )
-  order by j.job_name;
+declare
+  v_slot date := coalesce(p_slot, (now() at time zone 'utc')::date);
+  v_job text;
+  v_id uuid;
+begin
+  for v_job in
+    select j.job_name from public.scheduler_nightly_job j
+    where j.enabled and j.pause_reason is null and j.run_at is null and j.run_after is null
+      and not exists (
+        select from public.scheduler_dispatch d where d.job_name = j.job_name and d.slot = v_slot
+      )
+    order by j.job_name
+  loop
+    v_id := public.scheduler_enqueue_dispatch(v_job, v_slot, 'cron', 1);
+    update public.scheduler_dispatch set nightly = true where id = v_id;
+    return next v_id;
+  end loop;
+end;
 $$;
 
 -- Whether p_slot's last dispatch ran and ended partial with no part after it.
@@ -192,7 +280,7 @@ begin
        and (public.scheduler_slot_settled(p_job_name, p_slot, p_now)
             or (v_job.latest_start is not null and p_now >= greatest(
                   (p_slot + v_job.latest_start) at time zone 'utc',
-                  (select min(d.created_at) from public.scheduler_dispatch d where d.slot = p_slot)
+                  public.scheduler_slot_night_start(v_job.job_name, p_slot)
                     + (v_job.latest_start - time '02:00'))))
     then
       perform public.scheduler_enqueue_dispatch(v_job.job_name, p_slot, 'cron', 1);

@@ -148,7 +148,10 @@ Deno.test("pg_net API: check_worker_is_up() reads backend_type, so it raises for
   const admin = connectAdmin();
   try {
     // postgres lacks pg_read_all_stats: the worker's backend_type reads as null to it.
-    await assert.rejects(sql`select net.check_worker_is_up()`, /pg_net background worker is not up/);
+    await assert.rejects(
+      sql`select net.check_worker_is_up()`,
+      /pg_net background worker is not up/,
+    );
     await admin`select net.check_worker_is_up()`;
     const [worker] = await admin`select application_name, backend_type from pg_stat_activity
       where application_name = 'pg_net 0.20.0' limit 1`;

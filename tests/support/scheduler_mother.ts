@@ -48,8 +48,16 @@ export function fakeScheduler<C extends Clock = SteppingClock>(options: {
     },
   });
   const authorizeCaller = new AuthorizeCaller(secrets);
-  const handler = createSchedulerHandler({ authorizeCaller, runJob, logger, clock });
-  return { handler, runJob, authorizeCaller, secrets, log, lock, logger, clock };
+  // The log throttle's count-line timers, for a test to run when it chooses.
+  const logFlushes: { run: () => void; delayMs: number }[] = [];
+  const handler = createSchedulerHandler({
+    authorizeCaller,
+    runJob,
+    logger,
+    clock,
+    scheduleLogFlush: (run, delayMs) => logFlushes.push({ run, delayMs }),
+  });
+  return { handler, runJob, authorizeCaller, secrets, log, lock, logger, clock, logFlushes };
 }
 
 /** A POST to the scheduler; `body` is JSON-encoded unless it is already a string. */

@@ -15,13 +15,15 @@ insert into scheduler_nightly_job (job_name, run_after, latest_start) values
   ('tap_after', 'tap_first', '04:00');
 
 -- Attempt 1 of tap_first answered 500; tap_silent's dispatch got no answer at all.
+-- Both are the 02:00 nightly dispatch, which begins the slot's night.
 insert into net._http_response (id, status_code, content, timed_out, created)
 values (900000000001, 500, 'boom', false, '2100-01-01 02:00:01+00');
-insert into scheduler_dispatch (id, job_name, slot, attempt, kind, request_id, created_at) values
+insert into scheduler_dispatch (id, job_name, slot, attempt, kind, request_id, created_at, nightly)
+values
   ('00000000-0000-4000-8000-0000000000a1', 'tap_first', '2100-01-01', 1, 'cron', 900000000001,
-   '2100-01-01 02:00:00+00'),
+   '2100-01-01 02:00:00+00', true),
   ('00000000-0000-4000-8000-0000000000b1', 'tap_silent', '2100-01-01', 1, 'cron', 900000000002,
-   '2100-01-01 02:00:00+00');
+   '2100-01-01 02:00:00+00', true);
 
 select * from scheduler_reconcile('2100-01-01 02:00:30+00');
 select results_eq(
