@@ -1,13 +1,14 @@
 -- Dispatches that never become runs, recorded truthfully: a function URL in
 -- Vault that pg_net refuses is a `lost` dispatch with the reason (never an
--- error to pg_cron or the operator), and a dispatch pg_net timed out on ends
+-- error to pg_cron or the operator; a bad alert webhook URL does not stop the
+-- alerts either), and a dispatch pg_net timed out on ends
 -- when the timeout happened, its retry's backoff counting from there. Rolled
 -- back, so nothing pg_net queues is sent.
 begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
 
-select plan(9);
+select plan(10);
 
 -- A malformed URL in Vault: pg_net raises inside the caller's transaction.
 select vault.update_secret(id, 'htp//bad url') from vault.secrets
@@ -48,6 +49,11 @@ select throws_like(
   'The function URL in Vault is not a valid URL: %',
   'doctor''s heartbeat names the bad URL'
 );
+
+-- A malformed alert webhook URL: the alert is still raised, only not posted.
+select vault.create_secret('htp//bad hook', 'nightly_scheduler_alert_webhook_url');
+select is(scheduler_notify_webhook('tap'), null,
+  'a webhook URL pg_net refuses is a warning, not an error that stops the alerts');
 
 -- A dispatch pg_net timed out on: its batch began at 02:00:01, the timeout is 10 s.
 insert into scheduler_nightly_job (job_name, max_attempts, retry_backoff_ms)
