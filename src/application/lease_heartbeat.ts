@@ -13,15 +13,19 @@ export interface Heartbeat {
  * Renews a run's lease every `ttlMs / 3`, so a live run keeps its job for as
  * long as it runs while a dead isolate's lease lapses within `ttlMs`. A failed
  * renewal is logged and tried again at the next beat (two more before the
- * lease lapses); a lease taken over is logged once and no longer renewed.
- * `heldSince` is when the lease was taken (its first expiry counts from there).
+ * lease lapses); a lease taken over is logged once and no longer renewed. A
+ * beat that learns of an operator's cancel calls `onCancel` once and goes on
+ * renewing: the lease stays the run's until the job has stopped. `heldSince`
+ * is when the lease was taken (its first expiry counts from there).
  */
 export function startHeartbeat(
   lock: JobLock,
   lease: { jobName: string; executionId: string; ttlMs: number; heldSince: Date },
   clock: Clock,
   logger: Logger,
+  onCancel: () => void = () => undefined,
 ): Heartbeat {
+  let cancelled = false;
   let stopped = false;
   let timer: number | undefined;
   let inFlight: Promise<void> = Promise.resolve();
@@ -29,8 +33,13 @@ export function startHeartbeat(
   const beat = () => {
     const now = clock.now();
     inFlight = lock.renew(lease.jobName, lease.executionId, now, lease.ttlMs).then(
-      (held) => {
-        if (held) {
+      (renewal) => {
+        if (renewal === "cancel_requested" && !cancelled) {
+          cancelled = true;
+          logger.warn("job.cancel_requested", {});
+          onCancel();
+        }
+        if (renewal !== "lost") {
           // The database counts the new expiry from the `now` it was given.
           expiresAt = Math.max(expiresAt, now.getTime() + lease.ttlMs);
           return schedule();
