@@ -64,14 +64,16 @@ insert into scheduler_dispatch (job_name, slot, attempt, kind, request_id, creat
 values ('tap_timeout', '2100-03-03', 1, 'cron', 900000000101, '2100-03-03 02:00:00+00');
 select * from scheduler_reconcile('2100-03-03 02:00:30+00');
 select is(
-  (select finished_at from scheduler_execution_log where job_name = 'tap_timeout'),
+  (select finished_at from scheduler_execution_log
+   where job_name = 'tap_timeout' and slot = '2100-03-03'),
   '2100-03-03 02:00:11+00'::timestamptz,
   'a timed-out dispatch is lost when the timeout happened, not at pg_net''s batch start'
 );
 -- 60 s of backoff from 02:00:11, not from 02:00:01.
 select * from scheduler_reconcile('2100-03-03 02:01:05+00');
 select is(
-  (select count(*)::int from scheduler_dispatch where job_name = 'tap_timeout'), 1,
+  (select count(*)::int from scheduler_dispatch
+   where job_name = 'tap_timeout' and slot = '2100-03-03'), 1,
   'its retry''s backoff counts from the timeout'
 );
 

@@ -7,7 +7,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
 
-select plan(16);
+select plan(17);
 
 -- These nights are dispatched by hand below; no catch-up of earlier nights (issue 17) joins them.
 alter table scheduler_nightly_job alter column catch_up set default 'none';
@@ -120,10 +120,15 @@ select is(
   '2100-01-02 06:00:00+00'::timestamptz, 'the window ends at window_end on the slot''s date'
 );
 insert into scheduler_dispatch (job_name, slot, attempt, kind, created_at) values
-  ('tap_late', '2100-01-03', 1, 'cron', '2100-01-03 14:00:00+00');
+  ('tap_silent', '2100-01-03', 1, 'cron', '2100-01-03 14:00:00+00');
 select is(
   scheduler_slot_window_end('tap_silent', '2100-01-03'),
-  '2100-01-03 18:00:00+00'::timestamptz, 'a late slot gets the same length of window'
+  '2100-01-03 18:00:00+00'::timestamptz, 'a job first dispatched late gets the same length of window'
+);
+select is(
+  scheduler_slot_window_end('tap_first', '2100-01-03'),
+  '2100-01-03 06:00:00+00'::timestamptz,
+  'another job''s late dispatch by hand does not move it (scheduler_slot_window_test.sql)'
 );
 
 -- A paused job is not dispatched at 02:00.

@@ -8,6 +8,9 @@ set local search_path = extensions, public;
 
 select plan(6);
 
+-- Catching up nights never dispatched is a policy of its own (issue 17), off here.
+alter table scheduler_nightly_job alter column catch_up set default 'none';
+update scheduler_nightly_job set catch_up = 'none';
 insert into scheduler_nightly_job (job_name, run_at) values ('tap_timed', '03:30');
 insert into scheduler_nightly_job (job_name, run_after, latest_start) values
   ('tap_next', 'heartbeat', '04:00');
@@ -39,8 +42,9 @@ select is(
 );
 select * from scheduler_reconcile('2100-04-01 16:00:00+00');
 select is(
-  (select count(*)::int from scheduler_dispatch where job_name = 'tap_timed'), 0,
-  'so the sweep does not start the 03:30 job that afternoon'
+  (select string_agg(job_name, ', ') from scheduler_dispatch
+   where slot = '2100-04-01' and job_name not in ('heartbeat', 'tap_next')),
+  null, 'so the sweep starts no other job of that night in the afternoon, 03:30 or 02:00'
 );
 
 -- A night dispatched late as a whole moves every job's window, timed ones too.
