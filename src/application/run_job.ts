@@ -11,6 +11,8 @@ import type { JobHandler, JobPayload, JobRegistry } from "../domain/job.ts";
 import { type Heartbeat, startHeartbeat } from "./lease_heartbeat.ts";
 import type { JobLock, StartOutcome } from "./ports/job_lock.ts";
 import type { Logger } from "./ports/logger.ts";
+import type { WorkerLifecycle } from "./ports/worker_lifecycle.ts";
+import type { RunCost } from "../domain/worker_stop.ts";
 import { retryUntil } from "./retry_until.ts";
 import { type BudgetOutcome, runWithinBudget } from "./run_within_budget.ts";
 
@@ -66,6 +68,8 @@ export interface RunJobDependencies {
   readonly sleep: Sleep;
   readonly newExecutionId: () => string;
   readonly settings: RunJobSettings;
+  /** The platform's worker: its limits, its end, what a run costs it. None: no limits known. */
+  readonly lifecycle?: WorkerLifecycle;
 }
 
 /** Runs one named job under its lease, inside try/catch and a time budget, and records how it went. */
@@ -189,6 +193,13 @@ export class RunJob {
       () => cancel.abort(new JobCancelledError(started.jobName)),
     );
     const timeout = new JobTimeoutError(started.jobName, budgetMs);
+    // The worker's wall clock may end before the run's budget: the job plans with the earlier.
+    const watch = this.#deps.lifecycle?.watch();
+    const wallLeftMs = watch?.wallClockLeftMs() ?? null;
+    const deadline = Math.min(
+      started.startedAt.getTime() + budgetMs,
+      wallLeftMs === null ? Infinity : clock.now().getTime() + wallLeftMs,
+    );
     let outcome: BudgetOutcome;
     try {
       outcome = await runWithinBudget(
@@ -198,23 +209,33 @@ export class RunJob {
           executionId: started.executionId,
           jobName: started.jobName,
           trigger: started.trigger,
-          deadline: new Date(started.startedAt.getTime() + budgetMs),
+          deadline: new Date(deadline),
           clock,
           logger,
         },
-        { budgetMs, abortGraceMs: settings.abortGraceMs, cancel: cancel.signal },
+        {
+          budgetMs,
+          abortGraceMs: settings.abortGraceMs,
+          cancel: cancel.signal,
+          stopping: watch?.signal,
+        },
         timeout,
       );
     } catch (error) {
+      watch?.dispose();
       await heartbeat.stop();
       throw error;
     }
+    const cost = watch?.cost() ?? null;
+    watch?.dispose();
     const record = cancel.signal.aborted && outcome.status !== "succeeded"
-      ? this.#cancelled(started, outcome, budgetMs, logger)
-      : this.#finish(started, outcome, budgetMs, timeout, logger);
+      ? this.#cancelled(started, outcome, budgetMs, logger, cost)
+      : this.#finish(started, outcome, budgetMs, timeout, logger, cost);
     // A handler that ignored its signal keeps the lease (and its heartbeat)
     // until it really stops, or until its lease grace is spent.
-    const stillRunning = outcome.status === "timed_out" ? outcome.stillRunning : null;
+    const stillRunning = outcome.status === "timed_out" || outcome.status === "stopped"
+      ? outcome.stillRunning
+      : null;
     try {
       // The lease beats on while the write fails, so a blip cannot let the row be closed untrue.
       await this.#write(record, heartbeat, stillRunning !== null, logger);
@@ -287,6 +308,7 @@ export class RunJob {
     outcome: BudgetOutcome,
     budgetMs: number,
     logger: Logger,
+    cost: RunCost | null,
   ): ExecutionRecord {
     const ignored = outcome.status === "timed_out";
     logger.warn("job.cancelled", { stopped_at_budget: ignored });
@@ -297,6 +319,7 @@ export class RunJob {
         ? `Cancelled by an operator; the job ignored it and was stopped at its ${budgetMs} ms budget`
         : "Cancelled by an operator; the job stopped at its next safe point",
       summary: outcome.summary,
+      cost,
     });
   }
 
@@ -306,14 +329,17 @@ export class RunJob {
     budgetMs: number,
     timeout: JobTimeoutError,
     logger: Logger,
+    cost: RunCost | null,
   ): ExecutionRecord {
     const finishedAt = this.#deps.clock.now();
+    if (cost?.stopReason) logger.warn("job.worker_stopping", { reason: cost.stopReason });
     switch (outcome.status) {
       case "succeeded":
         return finishedRecord(started, {
           status: "succeeded",
           finishedAt,
           summary: outcome.summary,
+          cost,
         });
       case "partial":
         // The database dispatches the next part when it records this end.
@@ -322,6 +348,7 @@ export class RunJob {
           status: "partial",
           finishedAt,
           summary: outcome.summary,
+          cost,
         });
       case "failed":
         logger.warn("job.failed", { error: describe(outcome.error) });
@@ -330,6 +357,16 @@ export class RunJob {
           finishedAt,
           errorMessage: describe(outcome.error),
           summary: outcome.summary,
+          cost,
+        });
+      case "stopped":
+        // The platform ends the worker: not the job's failure, and the row says which limit.
+        return finishedRecord(started, {
+          status: "failed",
+          finishedAt,
+          errorMessage: describe(outcome.error),
+          summary: outcome.summary,
+          cost,
         });
       case "timed_out":
         logger.warn("job.timed_out", {
@@ -341,6 +378,7 @@ export class RunJob {
           finishedAt,
           errorMessage: timeout.message,
           summary: outcome.summary,
+          cost,
         });
     }
   }

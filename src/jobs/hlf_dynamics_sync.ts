@@ -12,6 +12,7 @@ import type { SyncQuarantine } from "../application/ports/sync_quarantine.ts";
 import { BatchPacer, type StopReason } from "../domain/batch_pacer.ts";
 import { DomainError, PartialRunError } from "../domain/errors.ts";
 import { type JobContext, type JobHandler, WorkRemains } from "../domain/job.ts";
+import { WorkerStoppingError } from "../domain/worker_stop.ts";
 
 /** The ports the sync works through. */
 export interface HlfDynamicsSyncPorts {
@@ -134,6 +135,13 @@ export function hlfDynamicsSync(
         if (!full) return summary(true);
       }
     } catch (error) {
+      if (context.signal.reason instanceof WorkerStoppingError) {
+        // The platform stops the worker mid-page: that page's cursor did not move, so the
+        // next part (in a fresh worker) resends at most it; upserts are idempotent.
+        stopped = "worker_stopping";
+        context.logger.info("hlf_dynamics_sync.stopped", { reason: stopped, cursor, ...counts });
+        return new WorkRemains(summary(false));
+      }
       if (soft.signal.aborted && !context.signal.aborted) {
         // The portal asked for a longer wait than this part has left: the next part waits on.
         stopped = "deadline";

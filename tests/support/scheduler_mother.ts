@@ -3,6 +3,7 @@ import { AuthorizeCaller } from "../../src/application/authorize_caller.ts";
 import { RunJob, type RunJobSettings } from "../../src/application/run_job.ts";
 import type { Sleep } from "../../src/domain/batch_pacer.ts";
 import type { Clock } from "../../src/domain/clock.ts";
+import type { WorkerLifecycle } from "../../src/application/ports/worker_lifecycle.ts";
 import type { JobHandler } from "../../src/domain/job.ts";
 import { createSchedulerHandler } from "../../src/infrastructure/http/scheduler_handler.ts";
 import {
@@ -23,6 +24,7 @@ export function fakeScheduler<C extends Clock = SteppingClock>(options: {
   clock?: C;
   /** The backoff's sleep; by default it returns at once. */
   sleep?: Sleep;
+  lifecycle?: WorkerLifecycle;
 } = {}) {
   const secrets = new FakeSecretStore(TEST_SECRET);
   const log = new InMemoryExecutionLog();
@@ -37,6 +39,7 @@ export function fakeScheduler<C extends Clock = SteppingClock>(options: {
     logger,
     sleep: options.sleep ?? (() => Promise.resolve()),
     newExecutionId: () => `00000000-0000-4000-8000-${String(++ids).padStart(12, "0")}`,
+    lifecycle: options.lifecycle,
     settings: {
       budgetMs: 5_000,
       leaseGraceMs: 1_000,

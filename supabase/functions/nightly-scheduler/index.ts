@@ -6,7 +6,9 @@ import { AuthorizeCaller } from "../../../src/application/authorize_caller.ts";
 import { RunJob } from "../../../src/application/run_job.ts";
 import { systemClock } from "../../../src/domain/clock.ts";
 import { loadConfig } from "../../../src/infrastructure/config.ts";
-import { edgeRuntimeKeepAlive } from "../../../src/infrastructure/edge_runtime.ts";
+import { edgeRuntimeKeepAlive } from "../../../src/infrastructure/edge_runtime/edge_runtime_keep_alive.ts";
+import { EdgeRuntimeLifecycle } from "../../../src/infrastructure/edge_runtime/edge_runtime_lifecycle.ts";
+import { eventLoopUsage } from "../../../src/infrastructure/edge_runtime/worker_usage.ts";
 import { timerSleep } from "../../../src/domain/batch_pacer.ts";
 import { createCertificationPortal } from "../../../src/infrastructure/dynamics/create_certification_portal.ts";
 import { createSchedulerHandler } from "../../../src/infrastructure/http/scheduler_handler.ts";
@@ -60,6 +62,16 @@ c.register(TOKENS.CertificationPortal, {
       sleep: timerSleep,
     }),
 });
+// The worker's wall clock counts from its start (performance.timeOrigin).
+c.register(TOKENS.WorkerLifecycle, {
+  useValue: new EdgeRuntimeLifecycle({
+    limits: config.workerLimits,
+    usage: eventLoopUsage(),
+    startedAt: performance.timeOrigin,
+    now: () => Date.now(),
+    events: globalThis,
+  }),
+});
 c.register(TOKENS.JobRegistry, {
   useFactory: (d) =>
     createJobRegistry({
@@ -82,6 +94,7 @@ c.register(TOKENS.RunJob, {
       logger: d.resolve(TOKENS.Logger),
       sleep: timerSleep,
       newExecutionId: () => crypto.randomUUID(),
+      lifecycle: d.resolve(TOKENS.WorkerLifecycle),
       settings: {
         budgetMs: config.jobBudgetMs,
         leaseGraceMs: config.leaseGraceMs,
