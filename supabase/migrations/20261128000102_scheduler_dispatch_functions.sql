@@ -52,11 +52,11 @@ as $$
 $$;
 
 -- When p_slot's night began for p_job_name: the slot's first dispatch made by
--- scheduler_dispatch_nightly() for a given slot (a whole night dispatched by
--- hand or by scripts/run_nightly.ts), or of the job itself or a job it runs
--- after (its own schedule). Never another job's dispatch by hand: one manual
--- heartbeat in the afternoon does not start the night's 03:30 job then. Null
--- when none.
+-- the schedule (the sweep, pg_cron's 02:00 job, scheduler_dispatch_nightly()
+-- for a given date, a catch-up), or of the job itself or a job it runs after.
+-- Never another job's dispatch by hand (scheduler_dispatch(), a replay): one
+-- manual heartbeat in the afternoon does not open the night's 03:30 job then.
+-- Null when none.
 create function public.scheduler_slot_night_start(p_job_name text, p_slot date)
 returns timestamptz
 language sql
@@ -72,7 +72,8 @@ as $$
   )
   select min(d.created_at) from public.scheduler_dispatch d
   where d.slot = p_slot
-    and (d.nightly or d.job_name in (select c.job_name from chain c));
+    and ((not d.by_hand and d.kind <> 'replay')
+         or d.job_name in (select c.job_name from chain c));
 $$;
 
 -- The instant after which no new attempt of p_job_name's p_slot starts: the
@@ -242,13 +243,17 @@ declare
     from public.scheduler_nightly_job j where j.job_name = p_job_name),
     (now() at time zone 'utc')::date);
   v_attempt integer;
+  v_id uuid;
 begin
   select coalesce(max(d.attempt), 0) + 1 into v_attempt
   from public.scheduler_dispatch d where d.job_name = p_job_name and d.slot = v_slot;
-  return public.scheduler_enqueue_dispatch(
+  v_id := public.scheduler_enqueue_dispatch(
     p_job_name, v_slot, case when v_attempt = 1 then 'cron' else 'retry' end, v_attempt,
     null, p_payload
   );
+  -- By hand for this job alone: the rest of the night's windows stay as they are.
+  update public.scheduler_dispatch set by_hand = true where id = v_id;
+  return v_id;
 end;
 $$;
 
@@ -291,36 +296,24 @@ $$;
 
 -- What pg_cron runs at 02:00 UTC: the first attempts due now (as the sweep
 -- does; for a UTC job at 02:00 this is on the minute). Given p_slot (tests,
--- scripts/run_nightly.ts, an operator), the first attempt of every enabled,
--- unpaused job on the 02:00 schedule (no run_at, no run_after) with none yet
--- for that slot, marked `nightly`: the slot's night begins with them.
+-- scripts/run_nightly.ts), the first attempt of every enabled, unpaused job on
+-- the 02:00 schedule (no run_at, no run_after) with none yet for that slot.
 create function public.scheduler_dispatch_nightly(p_slot date default null)
 returns setof uuid
-language plpgsql
+language sql
 security definer
 set search_path = ''
 as $$
-declare
-  v_job text;
-  v_id uuid;
-begin
-  if p_slot is null then
-    return query select public.scheduler_dispatch_due(now());
-    return;
-  end if;
-  for v_job in
-    select j.job_name from public.scheduler_nightly_job j
-    where j.enabled and j.pause_reason is null and j.run_at is null and j.run_after is null
-      and not exists (
-        select from public.scheduler_dispatch d where d.job_name = j.job_name and d.slot = p_slot
-      )
-    order by j.job_name
-  loop
-    v_id := public.scheduler_enqueue_dispatch(v_job, p_slot, 'cron', 1);
-    update public.scheduler_dispatch set nightly = true where id = v_id;
-    return next v_id;
-  end loop;
-end;
+  select public.scheduler_dispatch_due(now()) where p_slot is null
+  union all
+  (select public.scheduler_enqueue_dispatch(j.job_name, p_slot, 'cron', 1)
+  from public.scheduler_nightly_job j
+  where p_slot is not null
+    and j.enabled and j.pause_reason is null and j.run_at is null and j.run_after is null
+    and not exists (
+      select from public.scheduler_dispatch d where d.job_name = j.job_name and d.slot = p_slot
+    )
+  order by j.job_name);
 $$;
 
 -- Whether p_slot's last dispatch ran and ended partial with no part after it.

@@ -22,15 +22,13 @@ insert into scheduler_nightly_job (job_name, run_after, latest_start) values
   ('tap_after', 'tap_first', '04:00');
 
 -- Attempt 1 of tap_first answered 500; tap_silent's dispatch got no answer at all.
--- Both are the 02:00 nightly dispatch, which begins the slot's night.
 insert into net._http_response (id, status_code, content, timed_out, created)
 values (900000000001, 500, 'boom', false, '2100-01-01 02:00:01+00');
-insert into scheduler_dispatch (id, job_name, slot, attempt, kind, request_id, created_at, nightly)
-values
+insert into scheduler_dispatch (id, job_name, slot, attempt, kind, request_id, created_at) values
   ('00000000-0000-4000-8000-0000000000a1', 'tap_first', '2100-01-01', 1, 'cron', 900000000001,
-   '2100-01-01 02:00:00+00', true),
+   '2100-01-01 02:00:00+00'),
   ('00000000-0000-4000-8000-0000000000b1', 'tap_silent', '2100-01-01', 1, 'cron', 900000000002,
-   '2100-01-01 02:00:00+00', true);
+   '2100-01-01 02:00:00+00');
 
 select * from scheduler_reconcile('2100-01-01 02:00:30+00');
 select results_eq(
@@ -121,15 +119,19 @@ select is(
   '2100-01-02 06:00:00+00'::timestamptz, 'the window ends at window_end on the slot''s date'
 );
 insert into scheduler_dispatch (job_name, slot, attempt, kind, created_at) values
-  ('tap_silent', '2100-01-03', 1, 'cron', '2100-01-03 14:00:00+00');
+  ('tap_late', '2100-01-03', 1, 'cron', '2100-01-03 14:00:00+00');
 select is(
   scheduler_slot_window_end('tap_silent', '2100-01-03'),
-  '2100-01-03 18:00:00+00'::timestamptz, 'a job first dispatched late gets the same length of window'
+  '2100-01-03 18:00:00+00'::timestamptz, 'a late slot gets the same length of window'
 );
-select is(
-  scheduler_slot_window_end('tap_first', '2100-01-03'),
-  '2100-01-03 06:00:00+00'::timestamptz,
-  'another job''s late dispatch by hand does not move it (scheduler_slot_window_test.sql)'
+-- One job dispatched by hand late (scheduler_dispatch()) moves its own window only.
+insert into scheduler_dispatch (job_name, slot, attempt, kind, created_at, by_hand) values
+  ('tap_first', '2100-01-04', 1, 'cron', '2100-01-04 14:00:00+00', true);
+select results_eq(
+  $$select scheduler_slot_window_end('tap_first', '2100-01-04'),
+           scheduler_slot_window_end('tap_silent', '2100-01-04')$$,
+  $$values ('2100-01-04 18:00:00+00'::timestamptz, '2100-01-04 06:00:00+00'::timestamptz)$$,
+  'a job dispatched late by hand gets its own window, and moves no other job''s'
 );
 
 -- A paused job is not dispatched at 02:00.

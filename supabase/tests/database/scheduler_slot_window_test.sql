@@ -1,12 +1,13 @@
--- A job's window comes from its own slot's schedule: the night's own dispatch
--- (02:00, or late by hand through scheduler_dispatch_nightly), its own
--- dispatches and those of the jobs it runs after; never another job's dispatch
--- by hand. Rolled back, so nothing pg_net queues is sent.
+-- A job's window comes from its own slot's schedule: the night's dispatches by
+-- the schedule (02:00, or late through scheduler_dispatch_nightly('<date>')),
+-- its own dispatches and those of the jobs it runs after; never another job's
+-- dispatch by hand (scheduler_dispatch()). Rolled back, so nothing pg_net
+-- queues is sent.
 begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
 
-select plan(6);
+select plan(7);
 
 -- Catching up nights never dispatched is a policy of its own (issue 17), off here.
 alter table scheduler_nightly_job alter column catch_up set default 'none';
@@ -16,9 +17,9 @@ insert into scheduler_nightly_job (job_name, run_after, latest_start) values
   ('tap_next', 'heartbeat', '04:00');
 
 -- One manual heartbeat in the afternoon of a night nothing else dispatched; it ran.
-insert into scheduler_dispatch (id, job_name, slot, attempt, kind, created_at, outcome) values
-  ('00000000-0000-4000-8000-0000000004a1', 'heartbeat', '2100-04-01', 1, 'cron',
-   '2100-04-01 15:52:00+00', 'delivered');
+insert into scheduler_dispatch (id, job_name, slot, attempt, kind, created_at, outcome, by_hand)
+values ('00000000-0000-4000-8000-0000000004a1', 'heartbeat', '2100-04-01', 1, 'cron',
+  '2100-04-01 15:52:00+00', 'delivered', true);
 update scheduler_dispatch set execution_id = '00000000-0000-4000-8000-0000000004f1'
 where id = '00000000-0000-4000-8000-0000000004a1';
 insert into scheduler_execution_log (id, job_name, trigger, status, started_at, finished_at,
@@ -59,6 +60,12 @@ select is(
   scheduler_slot_window_end('tap_timed', '2100-04-03'),
   '2100-04-03 06:00:00+00'::timestamptz,
   'a night with no dispatch ends at window_end'
+);
+
+select scheduler_dispatch('heartbeat', '2100-04-05');
+select is(
+  (select by_hand from scheduler_dispatch where job_name = 'heartbeat' and slot = '2100-04-05'),
+  true, 'scheduler_dispatch() marks its dispatch as made by hand'
 );
 
 select * from finish();
