@@ -48,7 +48,15 @@ export interface DatabaseFacts {
   paused_jobs: { job_name: string; reason: string }[];
   /** Enabled jobs pinned to their SQL runner (scheduler_nightly_job.runner = 'sql'). */
   sql_pinned_jobs: { job_name: string; sql_runner: string }[];
-  retention: { last_success_at: string | null; enabled: boolean };
+  /**
+   * The purge's last success, and whether the last night's purge is settled (done, or no attempt
+   * will follow); null when there is no night yet. Before its own time of night it is not.
+   */
+  retention: {
+    last_success_at: string | null;
+    enabled: boolean;
+    last_night_settled: boolean | null;
+  };
 }
 
 /** What pg_net got back for doctor's heartbeat (scheduler_doctor_response()). */

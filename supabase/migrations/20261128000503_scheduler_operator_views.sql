@@ -220,7 +220,11 @@ begin
       'enabled', exists (
         select from public.scheduler_nightly_job j
         where j.job_name = 'scheduler_retention' and j.enabled
-      )
+      ),
+      -- The purge runs after 02:00 (03:30): until the last night's is settled,
+      -- doctor judges the night before.
+      'last_night_settled', case when v_slot is null then null
+        else public.scheduler_slot_settled('scheduler_retention', v_slot, now()) end
     )
   );
 end;

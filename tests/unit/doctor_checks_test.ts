@@ -32,7 +32,11 @@ function healthy(over: Partial<DatabaseFacts> = {}): DoctorFacts {
       alert_webhook: true,
       paused_jobs: [],
       sql_pinned_jobs: [],
-      retention: { last_success_at: "2026-11-28T02:00:05Z", enabled: true },
+      retention: {
+        last_success_at: "2026-11-28T02:00:05Z",
+        enabled: true,
+        last_night_settled: true,
+      },
       ...over,
     },
     functionProbe: { status: 405, code: "method_not_allowed" },
@@ -279,7 +283,7 @@ Deno.test("evaluateDoctor() reports open alerts and a purge that has not run sin
   const found = failures(healthy({
     open_alerts: [{ job_name: "heartbeat", slot: "2026-11-28", kind: "failed" }],
     paused_jobs: [{ job_name: "heartbeat", reason: "Paused by the alert check" }],
-    retention: { last_success_at: "2026-11-20T02:00:00Z", enabled: true },
+    retention: { last_success_at: "2026-11-20T02:00:00Z", enabled: true, last_night_settled: true },
   }));
   assert.deepEqual(found.map((r) => r.name).sort(), ["alerts", "retention"]);
   assert.match(
@@ -297,7 +301,10 @@ Deno.test("evaluateDoctor() says when no alert webhook is configured, without fa
 });
 
 Deno.test("evaluateDoctor() on a new deployment (no night yet) passes the night and retention checks", () => {
-  const facts = healthy({ last_night: null, retention: { last_success_at: null, enabled: true } });
+  const facts = healthy({
+    last_night: null,
+    retention: { last_success_at: null, enabled: true, last_night_settled: null },
+  });
   assert.deepEqual(failures(facts), []);
   const night = evaluateDoctor(facts, URL).find((r) => r.name === "last night")!;
   assert.match(night.message, /no night to judge yet: .*active since 2026-11-20T12:00:00Z/);
@@ -383,4 +390,25 @@ Deno.test("evaluateDoctor() says which runner did each job's night, and fails a 
     fallback.message,
     /certification_expiry_check's dispatches never reached the function \(pg_net could not deliver the dispatch: Connection refused\); its SQL runner took the night over \(succeeded\)/,
   );
+});
+
+Deno.test("evaluateDoctor() between 02:00 and the purge's own time judges the purge by the night before", () => {
+  // At 02:30 the night of 2026-11-28 has begun, but the purge runs at 03:30: not settled yet.
+  const before = (last: string | null) =>
+    evaluateDoctor(
+      healthy({
+        now: "2026-11-28T02:30:00Z",
+        retention: { last_success_at: last, enabled: true, last_night_settled: false },
+      }),
+      URL,
+    ).find((r) => r.name === "retention")!;
+  const yesterday = before("2026-11-27T03:30:04Z");
+  assert.equal(yesterday.ok, true, yesterday.message);
+  assert.match(yesterday.message, /the night of 2026-11-28's purge is not done yet/);
+  const stale = before("2026-11-25T03:30:04Z");
+  assert.equal(stale.ok, false);
+  assert.match(stale.message, /has not succeeded since the night of 2026-11-27/);
+  const never = before(null);
+  assert.equal(never.ok, true, never.message);
+  assert.match(never.message, /no purge has run yet/);
 });
