@@ -146,7 +146,7 @@ Deno.test("scheduler trigger --night replays a night where SCHEDULER_ENVIRONMENT
   const env = stackEnv();
   const sql = connect();
   const night = nightsAgo(400 + Math.floor(Math.random() * 300));
-  const port = 54341;
+  const port = 24341;
   const fn = new Deno.Command(Deno.execPath(), {
     args: ["run", "--no-lock", "--allow-net", "--allow-env", "--allow-read", "index.ts"],
     cwd: new URL("../../supabase/functions/nightly-scheduler/", import.meta.url).pathname,
