@@ -1,7 +1,7 @@
 /**
  * The pg_cron jobs the migrations schedule, with the schedules (UTC) doctor accepts for each.
  * The sweep runs every 10 seconds where pg_cron takes seconds (1.5+, hosted) and every minute
- * on pg_cron 1.4 (see migration 20261128000901).
+ * on pg_cron 1.4 (see migration 20261128000104).
  */
 export const EXPECTED_CRON_JOBS: readonly { name: string; schedules: readonly string[] }[] = [
   { name: "nightly-scheduler", schedules: ["0 2 * * *"] },

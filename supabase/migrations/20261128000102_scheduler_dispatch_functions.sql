@@ -4,19 +4,9 @@
 -- answers as soon as the run is recorded and its lease held, so pg_net's batch
 -- (one open transaction on the real worker) ends in well under a second and
 -- nothing queues behind a nightly job. scheduler_reconcile() (pg_cron, every
--- five minutes) records dispatches that never became runs as lost, closes dead
+-- 10 seconds, or every minute on pg_cron 1.4; 20261128000104) records dispatches that never became runs as lost, closes dead
 -- runs, retries bad attempts with backoff inside the job's window, and starts
 -- jobs whose time of night (or predecessor) has come.
-
--- Replaced below with versions that know dispatch records and slots.
-drop function public.scheduler_dispatch_nightly();
-drop function public.scheduler_dispatch(text, integer);
--- Replaced by scheduler_start_run / scheduler_finish_run / scheduler_close_dead_run (next file).
-drop function public.scheduler_acquire_lease(text, uuid, timestamptz, timestamptz);
-drop function public.scheduler_release_lease(text, uuid);
-select cron.unschedule('nightly-scheduler-close-abandoned-runs')
-where exists (select from cron.job where jobname = 'nightly-scheduler-close-abandoned-runs');
-drop function public.scheduler_close_abandoned_runs();
 
 -- The instant after which no new attempt of p_job_name's p_slot starts: the
 -- job's window_end on the slot's date, or, for a slot first dispatched later
@@ -128,6 +118,24 @@ as $$
   order by j.job_name;
 $$;
 
+-- Whether p_slot's last dispatch ran and ended partial with no part after it.
+-- (Its dispatch is the one the sweep would retry: latest attempt, latest created.)
+create function public.scheduler_slot_ended_partial(p_job_name text, p_slot date)
+returns boolean
+language sql
+stable
+set search_path = ''
+as $$
+  select coalesce((
+    select x.status = 'partial'
+    from public.scheduler_dispatch d
+    join public.scheduler_execution_log x on x.id = d.execution_id
+    where d.job_name = p_job_name and d.slot = p_slot
+    order by d.attempt desc, d.created_at desc
+    limit 1
+  ), false);
+$$;
+
 -- Whether p_job_name is done with p_slot: it succeeded, or no further attempt
 -- will come (none running or pending, and attempts or window used up). A job
 -- due to run that has not been dispatched for the slot is not done.
@@ -150,6 +158,8 @@ as $$
                      where d.job_name = p_job_name and d.slot = p_slot)
       then not coalesce((select j.enabled and j.pause_reason is null
                          from public.scheduler_nightly_job j where j.job_name = p_job_name), false)
+    -- Its last part ended partial (part cap, window or pause): no part and no retry follows.
+    when public.scheduler_slot_ended_partial(p_job_name, p_slot) then true
     else (select max(d.attempt) from public.scheduler_dispatch d
           where d.job_name = p_job_name and d.slot = p_slot)
            >= (select j.max_attempts from public.scheduler_nightly_job j where j.job_name = p_job_name)

@@ -194,7 +194,7 @@ as $$
 declare
   v_slot date;
 begin
-  if p_status not in ('succeeded', 'failed', 'timed_out') then
+  if p_status not in ('succeeded', 'partial', 'failed', 'timed_out') then
     raise exception 'A run cannot finish as ''%''', p_status using errcode = '22023';
   end if;
   update public.scheduler_execution_log x
@@ -208,6 +208,11 @@ begin
     update public.scheduler_job_lease
     set owner = null, released_at = p_finished_at, expires_at = p_finished_at
     where job_name = p_job_name and owner = p_execution_id;
+  end if;
+  -- (issue 10) A part that ran out of time hands over to the next one (the lease is free
+  -- now; pg_net posts the dispatch when this transaction commits).
+  if v_slot is not null and p_status = 'partial' then
+    perform public.scheduler_continue(p_execution_id, p_job_name, v_slot, p_finished_at);
   end if;
   if v_slot is not null then
     perform public.scheduler_dispatch_dependents(p_job_name, v_slot, p_finished_at);

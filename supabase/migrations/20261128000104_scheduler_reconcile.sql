@@ -99,6 +99,8 @@ begin
     order by d.job_name, d.slot, d.attempt desc, d.created_at desc
   loop
     continue when v_row.outcome is null or v_row.attempt >= v_row.max_attempts;
+    -- The last part ended partial: stopped at its part cap, not failed.
+    continue when public.scheduler_slot_ended_partial(v_row.job_name, v_row.slot);
     continue when exists (
       select from public.scheduler_execution_log x
       where x.job_name = v_row.job_name and x.slot = v_row.slot
@@ -163,6 +165,8 @@ revoke all on function public.scheduler_dispatch(text, date, jsonb)
   from public, anon, authenticated, service_role;
 revoke all on function public.scheduler_dispatch_nightly(date)
   from public, anon, authenticated, service_role;
+revoke all on function public.scheduler_slot_ended_partial(text, date)
+  from public, anon, authenticated, service_role;
 revoke all on function public.scheduler_slot_settled(text, date, timestamptz)
   from public, anon, authenticated, service_role;
 revoke all on function public.scheduler_dispatch_dependents(text, date, timestamptz)
@@ -170,9 +174,21 @@ revoke all on function public.scheduler_dispatch_dependents(text, date, timestam
 revoke all on function public.scheduler_reconcile(timestamptz, interval)
   from public, anon, authenticated, service_role;
 
--- Same name = update. pg_cron 1.4 has no seconds schedules: every five minutes.
+-- Same name = update. How soon a dead run is retried depends on this cadence:
+-- pg_cron 1.5+ (hosted Supabase runs 1.6) takes seconds schedules, so every 10
+-- seconds there; pg_cron 1.4 (Debian's, the local stack) has minutes only, so
+-- every minute. The sweep is a few index lookups when there is nothing to do,
+-- and takes an advisory lock, so two sweeps never overlap.
 select cron.schedule(
   'nightly-scheduler-reconcile',
-  '*/5 * * * *',
+  case
+    -- extversion is '1.6' on hosted, '1.4-1' from Debian: compare major and minor.
+    when (
+      select regexp_match(extversion, '^(\d+)\.(\d+)')::int[]
+      from pg_catalog.pg_extension where extname = 'pg_cron'
+    ) >= array[1, 5]
+      then '10 seconds'
+    else '* * * * *'
+  end,
   'select public.scheduler_reconcile()'
 );

@@ -5,11 +5,9 @@
 -- part before), like a retry. Parts go on until the work is done, the job's
 -- window ends or its max_parts is reached; the lease keeps parts from
 -- overlapping (the next part starts only once this transaction has freed it).
--- Replaces scheduler_finish_run (from 20261128000103; it differs only where
--- marked: it accepts 'partial' and continues). scheduler_reconcile stays issue
--- 7's: it may still retry a slot whose last part ended partial at the part
--- cap (not at the window's end), as a retry within the job's max_attempts, so
--- a capped night can take up to max_attempts - 1 parts more than max_parts.
+-- scheduler_finish_run (20261128000103) accepts 'partial' and calls
+-- scheduler_continue; the sweep (20261128000104) does not retry a slot whose
+-- last part ended partial, and scheduler_slot_settled counts it as settled.
 
 alter table public.scheduler_execution_log
   drop constraint scheduler_execution_log_status_check,
@@ -66,47 +64,6 @@ begin
 end;
 $$;
 
-create or replace function public.scheduler_finish_run(
-  p_execution_id uuid,
-  p_job_name text,
-  p_status text,
-  p_finished_at timestamptz,
-  p_error_message text,
-  p_summary jsonb,
-  p_keep_lease boolean default false
-) returns void
-language plpgsql
-security definer
-set search_path = ''
-as $$
-declare
-  v_slot date;
-begin
-  if p_status not in ('succeeded', 'partial', 'failed', 'timed_out') then
-    raise exception 'A run cannot finish as ''%''', p_status using errcode = '22023';
-  end if;
-  update public.scheduler_execution_log x
-  set status = p_status,
-      finished_at = greatest(p_finished_at, x.started_at),
-      error_message = p_error_message,
-      summary = p_summary
-  where x.id = p_execution_id and x.job_name = p_job_name and x.status = 'running'
-  returning x.slot into v_slot;
-  if not p_keep_lease then
-    update public.scheduler_job_lease
-    set owner = null, released_at = p_finished_at, expires_at = p_finished_at
-    where job_name = p_job_name and owner = p_execution_id;
-  end if;
-  -- (issue 10) A part that ran out of time hands over to the next one (the lease is free
-  -- now; pg_net posts the dispatch when this transaction commits).
-  if v_slot is not null and p_status = 'partial' then
-    perform public.scheduler_continue(p_execution_id, p_job_name, v_slot, p_finished_at);
-  end if;
-  if v_slot is not null then
-    perform public.scheduler_dispatch_dependents(p_job_name, v_slot, p_finished_at);
-  end if;
-end;
-$$;
 
 
 
@@ -135,7 +92,3 @@ revoke all on public.scheduler_night from public, anon, authenticated;
 grant select on public.scheduler_night to service_role;
 revoke all on function public.scheduler_continue(uuid, text, date, timestamptz)
   from public, anon, authenticated, service_role;
-revoke all on function public.scheduler_finish_run(uuid, text, text, timestamptz, text, jsonb, boolean)
-  from public, anon, authenticated;
-grant execute on function public.scheduler_finish_run(uuid, text, text, timestamptz, text, jsonb, boolean)
-  to service_role;

@@ -8,6 +8,14 @@
 -- pause_after_failed_nights nights in a row is paused with that reason. The
 -- webhook URL is read at every alert, so setting, rotating or removing it needs
 -- no deploy.
+--
+-- Parts and quarantine: `attempts` counts attempts (distinct attempt numbers,
+-- as scheduler_job_health does), not continuation parts. A night whose last
+-- part ended partial (part cap or window) with no success is 'unfinished',
+-- saying how many parts ran. While a job's sync has quarantined records left
+-- for a person it has one open 'quarantined' alert (raised once, with the UTC
+-- day as its slot; resolved by no run, once none waits), which is not a failed
+-- night; other alerts carry quarantined_needs_person, kept current while open.
 
 alter table public.scheduler_nightly_job
   add column pause_after_failed_nights integer default 3
@@ -25,7 +33,8 @@ create table public.scheduler_alert (
   id bigint generated always as identity primary key,
   job_name text not null,
   slot date not null,
-  kind text not null check (kind in ('failed', 'timed_out', 'lost', 'missed', 'overran')),
+  kind text not null
+    check (kind in ('failed', 'timed_out', 'lost', 'missed', 'overran', 'unfinished', 'quarantined')),
   last_status text,
   last_error text,
   attempts integer not null,
@@ -37,12 +46,26 @@ create table public.scheduler_alert (
   paused boolean not null default false,
   -- pg_net's request id of the webhook POST; null when no webhook URL was configured.
   notify_request_id bigint,
-  constraint scheduler_alert_once unique (job_name, slot),
-  constraint scheduler_alert_resolved_by_success check ((resolved_at is null) = (resolved_by is null))
+  -- Quarantined records of this job waiting for a person (kept current while open).
+  quarantined_needs_person integer not null default 0,
+  -- A quarantine alert is resolved by no run: it ends when nothing waits any more.
+  constraint scheduler_alert_resolved_by_success
+    check (case when kind = 'quarantined' then resolved_by is null
+                else (resolved_at is null) = (resolved_by is null) end)
 );
 
 comment on table public.scheduler_alert is
   'One row per nightly job and slot that did not succeed; resolved by a later success of that slot.';
+
+comment on column public.scheduler_alert.quarantined_needs_person is
+  'Quarantined records of this job waiting for a person (kept current while the alert is open).';
+
+-- One alert per job and night, never two (as before), the quarantine aside;
+-- and at most one open quarantine alert per job.
+create unique index scheduler_alert_once on public.scheduler_alert (job_name, slot)
+  where kind <> 'quarantined';
+create unique index scheduler_alert_quarantined_open on public.scheduler_alert (job_name)
+  where kind = 'quarantined' and resolved_at is null;
 
 create index scheduler_alert_open_idx on public.scheduler_alert (job_name, slot)
   where resolved_at is null;
@@ -54,7 +77,8 @@ revoke all on public.scheduler_alert from public, anon, authenticated;
 grant select on public.scheduler_alert to service_role;
 
 -- Failed nights of p_job_name up to p_slot since its last successful night:
--- the slots with an open alert after the last slot that succeeded.
+-- the slots with an open alert after the last slot that succeeded (a
+-- quarantine alert is not a failed night).
 create function public.scheduler_failed_nights(p_job_name text, p_slot date)
 returns integer
 language sql
@@ -63,6 +87,7 @@ set search_path = ''
 as $$
   select count(*)::integer from public.scheduler_alert a
   where a.job_name = p_job_name and a.resolved_at is null and a.slot <= p_slot
+    and a.kind <> 'quarantined'
     and a.slot > coalesce((
       select max(x.slot) from public.scheduler_execution_log x
       where x.job_name = p_job_name and x.status = 'succeeded' and x.slot <= p_slot
@@ -94,6 +119,77 @@ begin
 end;
 $$;
 
+-- Quarantined records of p_job_name's sync left for a person.
+create function public.scheduler_quarantined_needs_person(p_job_name text)
+returns integer
+language sql
+stable
+set search_path = ''
+as $$
+  select coalesce(sum(q.needs_person), 0)::integer
+  from public.scheduler_sync_quarantine_status q where q.sync_name = p_job_name;
+$$;
+
+
+-- Keeps open alerts' quarantine counts current, resolves quarantine alerts
+-- with nothing left waiting and raises one for each job that has records
+-- left for a person and no open quarantine alert. Returns (raised, resolved).
+create function public.scheduler_check_quarantine_alerts(p_now timestamptz)
+returns table (raised integer, resolved integer)
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_raised integer := 0;
+  v_resolved integer := 0;
+  v_job record;
+  v_alert_id bigint;
+begin
+  update public.scheduler_alert a
+  set quarantined_needs_person = public.scheduler_quarantined_needs_person(a.job_name)
+  where a.resolved_at is null
+    and a.quarantined_needs_person <> public.scheduler_quarantined_needs_person(a.job_name);
+  update public.scheduler_alert a
+  set resolved_at = p_now
+  where a.kind = 'quarantined' and a.resolved_at is null and a.quarantined_needs_person = 0;
+  get diagnostics v_resolved = row_count;
+
+  for v_job in
+    select j.job_name, j.max_quarantine_attempts,
+           public.scheduler_quarantined_needs_person(j.job_name) as waiting,
+           (select q.error_message from public.scheduler_sync_quarantine q
+            where q.sync_name = j.job_name and q.attempts >= j.max_quarantine_attempts
+            order by q.last_attempt_at desc, q.certification_id limit 1) as last_error
+    from public.scheduler_nightly_job j
+    where public.scheduler_quarantined_needs_person(j.job_name) > 0
+      and not exists (select from public.scheduler_alert a
+                      where a.job_name = j.job_name and a.kind = 'quarantined'
+                        and a.resolved_at is null)
+    order by j.job_name
+  loop
+    insert into public.scheduler_alert (job_name, slot, kind, last_status, last_error, attempts,
+      raised_at, quarantined_needs_person)
+    values (v_job.job_name, (p_now at time zone 'utc')::date, 'quarantined', null,
+      left(v_job.last_error, 2000), v_job.max_quarantine_attempts, p_now, v_job.waiting)
+    returning id into v_alert_id;
+    v_raised := v_raised + 1;
+    update public.scheduler_alert
+    set notify_request_id = public.scheduler_notify_webhook(format(
+      'nightly-scheduler: %s has %s quarantined record(s) WAITING FOR A PERSON: the portal refused '
+      'each of them at least %s times%s. Check: deno task scheduler status; the records are in '
+      'scheduler_sync_quarantine (job_name = ''%s''); once fixed at the source they are sent '
+      'again when they change, and leave the quarantine when the portal accepts them',
+      v_job.job_name, v_job.waiting, v_job.max_quarantine_attempts,
+      coalesce(' (last: ' || left(regexp_replace(v_job.last_error, '\s+', ' ', 'g'), 300) || ')', ''),
+      v_job.job_name))
+    where id = v_alert_id;
+  end loop;
+
+  return query select v_raised, v_resolved;
+end;
+$$;
+
 -- The check pg_cron runs. p_now: the check's "now" (tests pass their own).
 -- Looks at the recent nights of every enabled, unpaused job, oldest first, so
 -- a run of failed nights is counted in order. Returns what it did.
@@ -119,6 +215,8 @@ declare
   v_pause boolean;
   v_text text;
   v_alert_id bigint;
+  v_waiting integer;
+  v_quarantine record;
 begin
   if not pg_try_advisory_xact_lock(hashtext('scheduler_check_alerts')) then
     return query select 0, 0, 0;
@@ -133,7 +231,7 @@ begin
         where x.job_name = a.job_name and x.slot = a.slot and x.status = 'succeeded'
         order by x.started_at limit 1
       )
-  where a.resolved_at is null
+  where a.resolved_at is null and a.kind <> 'quarantined'
     and exists (
       select from public.scheduler_execution_log x
       where x.job_name = a.job_name and x.slot = a.slot and x.status = 'succeeded'
@@ -159,7 +257,8 @@ begin
       continue when (v_slot + coalesce(v_job.run_at, time '02:00')) at time zone 'utc'
         < v_job.alerts_from;
       continue when exists (select from public.scheduler_alert a
-                            where a.job_name = v_job.job_name and a.slot = v_slot);
+                            where a.job_name = v_job.job_name and a.slot = v_slot
+                              and a.kind <> 'quarantined');
       continue when exists (select from public.scheduler_execution_log x
                             where x.job_name = v_job.job_name and x.slot = v_slot
                               and x.status = 'succeeded');
@@ -169,7 +268,8 @@ begin
       where x.job_name = v_job.job_name and x.slot = v_slot and x.status <> 'duplicate'
       order by x.attempt desc, x.started_at desc
       limit 1;
-      select count(*)::integer into v_attempts from public.scheduler_dispatch d
+      -- attempts, not dispatches: a continuation is a part of its attempt.
+      select count(distinct d.attempt)::integer into v_attempts from public.scheduler_dispatch d
       where d.job_name = v_job.job_name and d.slot = v_slot;
 
       if v_last.status = 'running' then
@@ -182,16 +282,20 @@ begin
         v_error := 'No dispatch was recorded for this night';
       elsif public.scheduler_slot_settled(v_job.job_name, v_slot, p_now) then
         v_kind := case when v_last.status in ('failed', 'timed_out', 'lost') then v_last.status
+                       when v_last.status = 'partial' then 'unfinished'
                        else 'failed' end;
         v_error := v_last.error_message;
       else
         continue; -- attempts remain: the sweep retries, or a run is on its way
       end if;
 
+      v_waiting := public.scheduler_quarantined_needs_person(v_job.job_name);
       insert into public.scheduler_alert
-        (job_name, slot, kind, last_status, last_error, attempts, raised_at)
-      values (v_job.job_name, v_slot, v_kind, v_last.status, left(v_error, 2000), v_attempts, p_now)
-      on conflict (job_name, slot) do nothing
+        (job_name, slot, kind, last_status, last_error, attempts, raised_at,
+         quarantined_needs_person)
+      values (v_job.job_name, v_slot, v_kind, v_last.status, left(v_error, 2000), v_attempts, p_now,
+        v_waiting)
+      on conflict (job_name, slot) where kind <> 'quarantined' do nothing
       returning id into v_alert_id;
       continue when v_alert_id is null;
       v_raised := v_raised + 1;
@@ -212,6 +316,10 @@ begin
         case v_kind
           when 'missed' then 'MISSED its run (never dispatched)'
           when 'overran' then 'is STILL RUNNING past its window'
+          when 'unfinished' then format('did NOT FINISH (stopped with work left after %s parts, '
+            'max_parts %s, in %s of %s attempts)', (select n.parts from public.scheduler_night n
+              where n.job_name = v_job.job_name and n.slot = v_slot),
+            v_job.max_parts, v_attempts, v_job.max_attempts)
           else format('FAILED (%s after %s of %s attempts)', v_kind, v_attempts, v_job.max_attempts)
         end, v_slot)
         || coalesce(': ' || left(regexp_replace(v_error, '\s+', ' ', 'g'), 300), '')
@@ -223,6 +331,9 @@ begin
              '. The job is now PAUSED after %s failed nights in a row; resume it with: '
              'update scheduler_nightly_job set pause_reason = null where job_name = ''%s''',
              v_nights, v_job.job_name)
+           else '' end
+        || case when v_waiting > 0 then format(
+             '. %s quarantined record(s) wait for a person (scheduler_sync_quarantine)', v_waiting)
            else '' end;
       update public.scheduler_alert
       set paused = v_pause, notify_request_id = public.scheduler_notify_webhook(v_text)
@@ -232,6 +343,11 @@ begin
     end loop;
   end loop;
 
+  -- records left for a person, whatever the nights did.
+  select * into v_quarantine from public.scheduler_check_quarantine_alerts(p_now);
+  v_raised := v_raised + v_quarantine.raised;
+  v_resolved := v_resolved + v_quarantine.resolved;
+
   return query select v_raised, v_resolved, v_paused;
 end;
 $$;
@@ -239,6 +355,10 @@ $$;
 revoke all on function public.scheduler_failed_nights(text, date) from public, anon, authenticated;
 grant execute on function public.scheduler_failed_nights(text, date) to service_role;
 revoke all on function public.scheduler_notify_webhook(text)
+  from public, anon, authenticated, service_role;
+revoke all on function public.scheduler_quarantined_needs_person(text)
+  from public, anon, authenticated, service_role;
+revoke all on function public.scheduler_check_quarantine_alerts(timestamptz)
   from public, anon, authenticated, service_role;
 revoke all on function public.scheduler_check_alerts(timestamptz)
   from public, anon, authenticated, service_role;

@@ -118,10 +118,6 @@ revoke all on function public.scheduler_retention_targets() from public, anon, a
 grant execute on function public.scheduler_purge_batch(text, timestamptz, integer) to service_role;
 grant execute on function public.scheduler_retention_targets() to service_role;
 
--- The purge is a nightly job now, recorded in the log; the unrecorded trim it replaces goes.
-select cron.unschedule('nightly-scheduler-trim-cron-history')
-where exists (select from cron.job where jobname = 'nightly-scheduler-trim-cron-history');
-
 -- At 03:30 UTC, once the 02:00 jobs are done, so the purge's batches never
 -- contend with them (the reconcile sweep starts jobs with a run_at).
 insert into public.scheduler_nightly_job (job_name, run_at) values ('scheduler_retention', '03:30')

@@ -51,7 +51,7 @@ select
    where s.job_name = j.job_name and s.status = 'succeeded') as last_success_at,
   public.scheduler_failed_nights(j.job_name, (now() at time zone 'utc')::date)
     as consecutive_failed_nights,
-  -- (changed) distinct attempt numbers: a continuation repeats its attempt's
+  -- distinct attempt numbers: a continuation repeats its attempt's
   -- number; a dispatched attempt counts before its run starts.
   (select count(distinct d.attempt)::integer from public.scheduler_dispatch d
    where d.job_name = j.job_name and d.slot = (now() at time zone 'utc')::date) as attempts_tonight,
@@ -67,7 +67,7 @@ select
   end as next_run_at,
   (select count(*)::integer from public.scheduler_alert a
    where a.job_name = j.job_name and a.resolved_at is null) as open_alerts,
-  -- (new) tonight as one run: the parts that did work, retries' parts included.
+  -- tonight as one run: the parts that did work, retries' parts included.
   coalesce(night.parts, 0) as parts_tonight,
   j.max_parts,
   coalesce(q.retrying, 0) as quarantined_retrying,

@@ -1,5 +1,6 @@
 -- Issue 10's parts and quarantine as issue 9's operator side sees them
--- (the health view in 20261128000503, migrations 20261128000602..603), at chosen instants in a rolled-back
+-- (the health view in 20261128000503, the sweep in 20261128000104, the alerts
+-- in 20261128000501), at chosen instants in a rolled-back
 -- transaction: the health view counts attempts, not continuation dispatches,
 -- and shows tonight as one run of N parts with the quarantined records that
 -- wait; the sweep does not retry a night stopped at its part cap, which is
