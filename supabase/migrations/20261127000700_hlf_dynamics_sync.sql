@@ -113,7 +113,10 @@ create function public.scheduler_certification_changes(
   status text,
   issued_at timestamptz,
   expires_at timestamptz,
-  expired_at timestamptz
+  expired_at timestamptz,
+  -- Held in a sync's quarantine (20261128000401) when read: only such a record,
+  -- once accepted, needs a release call, so most pages need none.
+  quarantined boolean
 )
 language plpgsql
 stable
@@ -146,7 +149,8 @@ begin
   if v_mentors <= 5000 then
     return query
       select c.change_xid::text, c.id, c.peer_mentor_id, c.certification_type, c.status,
-             c.issued_at, c.expires_at, c.expired_at
+             c.issued_at, c.expires_at, c.expired_at,
+             exists (select from public.scheduler_sync_quarantine q where q.certification_id = c.id)
       from public.peer_mentor pm
       cross join lateral (
         select c1.* from public.certification c1
@@ -162,7 +166,8 @@ begin
   else
     return query
       select c.change_xid::text, c.id, c.peer_mentor_id, c.certification_type, c.status,
-             c.issued_at, c.expires_at, c.expired_at
+             c.issued_at, c.expires_at, c.expired_at,
+             exists (select from public.scheduler_sync_quarantine q where q.certification_id = c.id)
       from public.certification c
       join public.peer_mentor pm on pm.id = c.peer_mentor_id
       where pm.organisation_id = v_organisation_id

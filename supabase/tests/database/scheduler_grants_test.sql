@@ -31,7 +31,7 @@ from unnest(array[
   'public.scheduler_start_run(uuid, text, uuid, timestamptz, integer, boolean, text)',
   'public.scheduler_heartbeat(uuid, text, timestamptz, integer)',
   'public.scheduler_finish_run(uuid, text, text, timestamptz, text, jsonb, boolean)',
-  'public.certification_expire_batch(timestamptz, integer)',
+  'public.certification_expire_batch(timestamptz, integer, tid)',
   'public.scheduler_certification_changes(text, text, uuid, integer)'
 ]) as f;
 
