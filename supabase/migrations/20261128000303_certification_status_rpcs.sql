@@ -121,9 +121,13 @@ begin
         order by w.expires_at, w.id
         limit v_cap
       ) k
-      where exists (
-          select from public.peer_mentors_visible_to(v_user) v
-          where v.peer_mentor_id = k.peer_mentor_id)
+      -- A scalar subquery, not EXISTS: the planner turns an EXISTS into a join
+      -- against the whole visible set (100,000 mentors hashed); this one runs
+      -- per row, with the mentor reaching each branch of the rule as an index probe.
+      where coalesce((
+          select true from public.peer_mentors_visible_to(v_user) v
+          where v.peer_mentor_id = k.peer_mentor_id
+          limit 1), false)
         and (p_chapter_id is null or exists (
           select from public.chapter_membership m
           where m.peer_mentor_id = k.peer_mentor_id and m.chapter_id = p_chapter_id
