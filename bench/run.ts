@@ -18,6 +18,7 @@ import {
   acknowledgementTable,
   coldStartBench,
   dispatchAndLogBench,
+  moduleLoadBench,
   stackTables,
 } from "./stack_bench.ts";
 import { alertCheckBench, retentionBench, retentionTables } from "./retention_bench.ts";
@@ -41,7 +42,10 @@ if (!stackUp) {
   Deno.exit(0);
 }
 console.log("==> cold start and dispatch + log on the local stack");
-console.log(stackTables(await coldStartBench(), await dispatchAndLogBench()), "\n");
+console.log(
+  stackTables(await coldStartBench(), await moduleLoadBench(), await dispatchAndLogBench()),
+  "\n",
+);
 console.log("==> acknowledgement of a dispatched call, beside one PostgREST round trip");
 console.log(acknowledgementTable(await acknowledgementBench()), "\n");
 console.log(

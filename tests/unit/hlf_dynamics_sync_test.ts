@@ -315,9 +315,10 @@ Deno.test("hlfDynamicsSync() keeps pages uploading across page boundaries, and m
 
   const run = sync({}, aJobContext().context);
   await settled();
-  assert.deepEqual(portal.open.map((p) => p.ids), [[1, 2, 3], [4, 5, 6], [7, 8, 9]].map((p) =>
-    p.map(idOf)
-  ));
+  assert.deepEqual(
+    portal.open.map((p) => p.ids),
+    [[1, 2, 3], [4, 5, 6], [7, 8, 9]].map((p) => p.map(idOf)),
+  );
 
   // The second page answers first: the cursor waits for the first.
   portal.open[1].answer();
