@@ -41,20 +41,22 @@ grant select, insert, update on public.certification_expiry_notice to service_ro
 
 -- Expires up to p_batch_size active certifications whose expires_at <= p_now,
 -- walking the table in physical order from just after p_after (null: from the
--- start): a TID range scan finds the next p_batch_size + 1 due rows, then one
--- UPDATE over the TID range up to the last of the batch re-checks status and
--- expires_at and writes those rows. So each heap page is written once a night
--- (by the batch whose range holds it), as a plain UPDATE's sequential scan
--- would, and no batch steps over the index entries earlier batches left dead
--- (see BENCHMARKS.md). Sequential, index and bitmap scans are off for this
--- function only, so that both statements are TID range scans, which read in
--- physical order from v_from (a sequential scan may start mid-table, where a
--- concurrent one is) and stop where the batch ends.
--- more = more due rows lie after last_ctid (one was seen past the batch), so
--- the walk never ends with an empty batch; last_ctid is the p_after of the
--- next batch. A caller may pass no p_after every time: the walk then reads the
--- already expired front of the table again (correct, slower). A row a
--- concurrent writer moves behind the walk is left for the next night.
+-- start), so each heap page is written about once a night, as a plain
+-- UPDATE's sequential scan would (see BENCHMARKS.md):
+--   1. the next p_batch_size + 1 due rows after p_after, in physical order:
+--      with many rows due the planner takes a TID range scan from p_after that
+--      stops once it has them; with few, a bitmap scan of their entries in
+--      certification_active_expires_idx (a bitmap heap scan also visits pages
+--      in physical order). Sequential scans (which may start mid-table, where a
+--      concurrent one is) and plain index scans (expiry order) are off here.
+--   2. the batch (the first p_batch_size of them) is updated by a TID scan of
+--      exactly those addresses, re-checking status and expires_at: a row a
+--      concurrent writer changed meanwhile has moved and is left for the next
+--      night.
+-- more = a due row was seen past the batch, so a walk never ends with an empty
+-- batch; last_ctid is the p_after for the next batch. A caller may pass no
+-- p_after every time: the walk then reads the front of the table again
+-- (correct, slower).
 create function public.certification_expire_batch(
   p_now timestamptz,
   p_batch_size integer,
@@ -65,12 +67,12 @@ language plpgsql
 set search_path = ''
 set enable_seqscan = off
 set enable_indexscan = off
-set enable_bitmapscan = off
+set enable_bitmapscan = on
 as $$
 declare
   v_from tid := coalesce(p_after, '(0,0)'::tid);
   v_due tid[];
-  v_last tid;
+  v_batch tid[];
   v_expired integer;
 begin
   if p_now is null or p_batch_size is null or p_batch_size not between 1 and 100000 then
@@ -83,20 +85,15 @@ begin
     where c.ctid > v_from and c.status = 'active' and c.expires_at <= p_now
     limit p_batch_size + 1
   );
-  if cardinality(v_due) = 0 then
-    return query select 0, false, null::tid;
-    return;
-  end if;
-  -- The batch ends at its p_batch_size-th row in physical order.
-  v_last := (select max(t) from (
-    select t from unnest(v_due) as d (t) order by t limit p_batch_size
-  ) batch);
+  v_batch := array(select t from unnest(v_due) as d (t) order by t limit p_batch_size);
+  -- For the update, only a TID scan (a bitmap scan would read every due row's page).
+  perform pg_catalog.set_config('enable_bitmapscan', 'off', true);
   update public.certification c
   set status = 'expired', expired_at = p_now, updated_at = p_now
-  where c.ctid > v_from and c.ctid <= v_last
-    and c.status = 'active' and c.expires_at <= p_now;
+  where c.ctid = any (v_batch) and c.status = 'active' and c.expires_at <= p_now;
   get diagnostics v_expired = row_count;
-  return query select v_expired, cardinality(v_due) > p_batch_size, v_last;
+  return query select v_expired, cardinality(v_due) > p_batch_size,
+    v_batch[cardinality(v_batch)];
 end;
 $$;
 
