@@ -224,7 +224,9 @@ export function certificationExpiryTable(
         `${ratio.median.toFixed(2)}x (${ratio.min.toFixed(2)} - ${ratio.max.toFixed(2)})`,
         `${expire.median.toFixed(2)}x`,
         n >= 1_000_000
-          ? `<= ${EXPIRY_TARGET_RATIO}x (${ratio.median <= EXPIRY_TARGET_RATIO ? "met" : "NOT met"})`
+          ? `<= ${EXPIRY_TARGET_RATIO}x (${
+            ratio.median <= EXPIRY_TARGET_RATIO ? "met" : "NOT met"
+          })`
           : "-",
       ];
     }),

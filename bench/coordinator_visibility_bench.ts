@@ -327,12 +327,21 @@ export const LIST_P99_TARGET_MS = 50;
 /** The figures as a Markdown table, the scope, and the plans' executed nodes. */
 export function visibilityTable(r: VisibilityBenchResult): string {
   const big = /^(Seq Scan|Parallel Seq Scan)$/;
-  const large = new Set(["certification", "peer_mentor", "chapter_membership", "peer_mentor_assignment"]);
+  const large = new Set([
+    "certification",
+    "peer_mentor",
+    "chapter_membership",
+    "peer_mentor_assignment",
+  ]);
   const seqScans = (plans: StatementPlan[]) =>
-    plans.flatMap((p) => p.executed).filter((n) => big.test(n.nodeType) && large.has(n.relation ?? ""));
+    plans.flatMap((p) => p.executed).filter((n) =>
+      big.test(n.nodeType) && large.has(n.relation ?? "")
+    );
   const lists = r.rows.filter((row) => row.name.includes("status list"));
   const worst = Math.max(...lists.map((row) => row.http.p99));
-  const admin = r.rows.find((row) => row.name.startsWith("administrator") && row.name.includes("list"));
+  const admin = r.rows.find((row) =>
+    row.name.startsWith("administrator") && row.name.includes("list")
+  );
   return [
     `scope: ${r.mentorsInScope} mentors, ${r.certificationsInScope} certifications ` +
     `(roster generated in ${(r.generateMs / 1000).toFixed(1)} s)`,

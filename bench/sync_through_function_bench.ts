@@ -42,6 +42,7 @@ export async function syncThroughFunctionBench(runs = 3): Promise<SyncThroughFun
   const seed = await seedLoad(sql);
   try {
     return await withDemoPortal(LATENCY_MS, async () => {
+      await untilHeartbeatSucceeds(env);
       const before = await demoPortal<DemoPortalStats>("stats");
       const rates: number[] = [];
       for (let i = 0; i < runs; i++) {
@@ -96,6 +97,24 @@ export function syncThroughFunctionTable(r: SyncThroughFunctionResult): string {
     `UpsertMultiple requests: ${r.requests}, 429s: ${r.throttled}, records sent more than once ` +
     `per run: ${r.resent}`,
   ].join("\n");
+}
+
+/** The stack's services answer after a restart: one heartbeat through the function succeeds. */
+async function untilHeartbeatSucceeds(env: ReturnType<typeof stackEnv>): Promise<void> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const response = await fetch(functionUrl(), {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${env.SCHEDULER_SECRET}`,
+        "content-type": "application/json",
+      },
+      body: JSON.stringify({ job_name: "heartbeat" }),
+    });
+    const body = await response.json();
+    if (body.status === "succeeded") return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error("The function did not run a heartbeat after its restart");
 }
 
 type Cursor = { change_xid: string; certification_id: string; advanced_at: Date } | null;
