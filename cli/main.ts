@@ -1,12 +1,14 @@
-// The `scheduler` operator CLI: `deno task scheduler <status|trigger|doctor>`.
+// The `scheduler` operator CLI: `deno task scheduler <status|trigger|pause|resume|cancel|doctor>`.
 // Talks to the local stack by default, to any project given its URL and keys;
 // prints no secret, and every error as one line that says what to do next.
 import { type CliArgs, parseArgs, USAGE } from "./args.ts";
 import { CliError } from "./cli_error.ts";
+import { cancel, pause, resume } from "./controls.ts";
 import { doctor } from "./doctor.ts";
 import { consoleOutput, type Output } from "./progress.ts";
 import { SchedulerApi } from "./scheduler_api.ts";
-import { status } from "./status.ts";
+import { replay } from "./replay.ts";
+import { nightGrid, status } from "./status.ts";
 import { missingKey, parseEnvFile, resolveTarget, type Target } from "./target.ts";
 import { trigger } from "./trigger.ts";
 
@@ -41,8 +43,26 @@ async function run(args: CliArgs, target: Target, out: Output): Promise<number> 
   switch (args.command) {
     case "status":
       if (target.apiKey === undefined) throw missingKey("apiKey", "status");
+      if (args.nights !== undefined) {
+        return await nightGrid(
+          api,
+          { nights: args.nights, json: args.json, colour: colour() },
+          out.print,
+        );
+      }
       return await status(api, args, out.print);
     case "trigger":
+      if (args.night !== undefined) {
+        if (target.apiKey === undefined) throw missingKey("apiKey", "trigger --night");
+        return await replay(api, {
+          jobName: args.jobName!,
+          night: args.night,
+          reason: args.reason,
+          operator: operator(),
+          wait: args.wait,
+          timeoutSeconds: args.timeoutSeconds,
+        }, out);
+      }
       if (target.schedulerSecret === undefined) throw missingKey("schedulerSecret", "trigger");
       if (args.wait && target.apiKey === undefined) throw missingKey("apiKey", "trigger --wait");
       return await trigger(api, {
@@ -52,6 +72,19 @@ async function run(args: CliArgs, target: Target, out: Output): Promise<number> 
         timeoutSeconds: args.timeoutSeconds,
         canReadLog: target.apiKey !== undefined,
       }, out);
+    case "pause":
+      if (target.apiKey === undefined) throw missingKey("apiKey", "pause");
+      return await pause(
+        api,
+        { jobName: args.jobName!, reason: args.reason!, operator: operator() },
+        out.print,
+      );
+    case "resume":
+      if (target.apiKey === undefined) throw missingKey("apiKey", "resume");
+      return await resume(api, { jobName: args.jobName!, operator: operator() }, out.print);
+    case "cancel":
+      if (target.apiKey === undefined) throw missingKey("apiKey", "cancel");
+      return await cancel(api, { executionId: args.executionId!, operator: operator() }, out.print);
     case "doctor":
       if (target.apiKey === undefined) throw missingKey("apiKey", "doctor");
       return await doctor(api, {
@@ -61,6 +94,18 @@ async function run(args: CliArgs, target: Target, out: Output): Promise<number> 
     default:
       throw new CliError(`Unknown command '${args.command}'`, "run `deno task scheduler help`", 2);
   }
+}
+
+/** Who the records name as having paused, resumed, cancelled or replayed: SCHEDULER_OPERATOR, else the login. */
+function operator(): string {
+  const name = Deno.env.get("SCHEDULER_OPERATOR") ?? Deno.env.get("USER") ??
+    Deno.env.get("LOGNAME");
+  return name?.trim().slice(0, 200) || "unknown operator";
+}
+
+/** Colours only on a terminal, and never with NO_COLOR set (https://no-color.org). */
+function colour(): boolean {
+  return Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
 }
 
 function targetFor(args: CliArgs): Target {

@@ -1,3 +1,4 @@
+import { gridJson, type NightCell, renderGrid } from "./night_grid.ts";
 import type { SchedulerApi } from "./scheduler_api.ts";
 import { renderTable, shortTime } from "./table.ts";
 
@@ -27,6 +28,19 @@ const RUN_COLUMNS = [
   { key: "duration_ms", title: "MS" },
   { key: "error_message", title: "ERROR" },
 ] as const;
+
+/** `status --nights N`: the last N nights as a grid of outcomes (scheduler_night_grid), or its JSON. */
+export async function nightGrid(
+  api: SchedulerApi,
+  options: { nights: number; json: boolean; colour: boolean },
+  print: (text: string) => void,
+): Promise<number> {
+  const cells = await api.rpc<NightCell[]>("scheduler_night_grid", { p_nights: options.nights });
+  print(
+    options.json ? JSON.stringify(gridJson(cells), null, 2) : renderGrid(cells, options.colour),
+  );
+  return 0;
+}
 
 /** `status`: the health view as a table (or JSON), plus a job's last runs with --job. */
 export async function status(

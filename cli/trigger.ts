@@ -4,7 +4,7 @@ import { withTicks } from "./progress.ts";
 import type { FunctionAnswer, SchedulerApi } from "./scheduler_api.ts";
 
 /** One execution log row, as far as trigger reads it. */
-interface RunRow {
+export interface RunRow {
   id: string;
   status: string;
   duration_ms: number | null;
@@ -12,7 +12,8 @@ interface RunRow {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const FINAL = new Set([
+/** The statuses a run ends in. */
+export const FINAL = new Set([
   "succeeded",
   "failed",
   "timed_out",
@@ -20,6 +21,7 @@ const FINAL = new Set([
   "lost",
   "duplicate",
   "partial",
+  "cancelled",
 ]);
 
 /**
@@ -83,7 +85,7 @@ function accepted(answer: FunctionAnswer, jobName: string): Record<string, unkno
   if (answer.status === 403 && code === "manual_trigger_disabled") {
     throw new CliError(
       "Manual runs are disabled in this environment (SCHEDULER_ENVIRONMENT=production)",
-      `run it the way pg_cron does, in the SQL editor: select public.scheduler_dispatch('${jobName}')`,
+      `replay a night through a recorded dispatch instead: deno task scheduler trigger ${jobName} --night YYYY-MM-DD`,
     );
   }
   if (answer.status === 404 && code === "unknown_job") {
@@ -138,7 +140,8 @@ async function readRun(api: SchedulerApi, id: string): Promise<RunRow | null> {
   return rows[0] ?? null;
 }
 
-function resultLine(jobName: string, run: RunRow): string {
+/** `<job> <status> in N ms (execution ...): <error>`, the line a followed run ends with. */
+export function resultLine(jobName: string, run: RunRow): string {
   const took = run.duration_ms === null ? "" : ` in ${run.duration_ms} ms`;
   const error = run.error_message
     ? `: ${run.error_message.replace(/\s+/g, " ").slice(0, 300)}`

@@ -11,21 +11,30 @@ export interface Heartbeat {
  * Renews a run's lease every `ttlMs / 3`, so a live run keeps its job for as
  * long as it runs while a dead isolate's lease lapses within `ttlMs`. A failed
  * renewal is logged and tried again at the next beat (two more before the
- * lease lapses); a lease taken over is logged once and no longer renewed.
+ * lease lapses); a lease taken over is logged once and no longer renewed. A
+ * beat that learns of an operator's cancel calls `onCancel` once and goes on
+ * renewing: the lease stays the run's until the job has stopped.
  */
 export function startHeartbeat(
   lock: JobLock,
   lease: { jobName: string; executionId: string; ttlMs: number },
   clock: Clock,
   logger: Logger,
+  onCancel: () => void = () => undefined,
 ): Heartbeat {
+  let cancelled = false;
   let stopped = false;
   let timer: number | undefined;
   let inFlight: Promise<void> = Promise.resolve();
   const beat = () => {
     inFlight = lock.renew(lease.jobName, lease.executionId, clock.now(), lease.ttlMs).then(
-      (held) => {
-        if (held) return schedule();
+      (renewal) => {
+        if (renewal === "cancel_requested" && !cancelled) {
+          cancelled = true;
+          logger.warn("job.cancel_requested", {});
+          onCancel();
+        }
+        if (renewal !== "lost") return schedule();
         stopped = true;
         logger.error("job.lease_lost", {});
       },

@@ -1,6 +1,6 @@
 import type { Sleep } from "../domain/batch_pacer.ts";
 import type { Clock } from "../domain/clock.ts";
-import { JobTimeoutError } from "../domain/errors.ts";
+import { JobCancelledError, JobTimeoutError } from "../domain/errors.ts";
 import {
   durationMs,
   type ExecutionRecord,
@@ -170,11 +170,14 @@ export class RunJob {
   ): Promise<ExecutionRecord> {
     const { lock, clock, settings } = this.#deps;
     const budgetMs = ownBudgetMs ?? settings.budgetMs;
+    // An operator's cancel reaches the run through its heartbeat.
+    const cancel = new AbortController();
     const heartbeat = startHeartbeat(
       lock,
       { jobName: started.jobName, executionId: started.executionId, ttlMs: settings.leaseTtlMs },
       clock,
       logger,
+      () => cancel.abort(new JobCancelledError(started.jobName)),
     );
     const timeout = new JobTimeoutError(started.jobName, budgetMs);
     let outcome: BudgetOutcome;
@@ -190,14 +193,16 @@ export class RunJob {
           clock,
           logger,
         },
-        { budgetMs, abortGraceMs: settings.abortGraceMs },
+        { budgetMs, abortGraceMs: settings.abortGraceMs, cancel: cancel.signal },
         timeout,
       );
     } catch (error) {
       await heartbeat.stop();
       throw error;
     }
-    const record = this.#finish(started, outcome, budgetMs, timeout, logger);
+    const record = cancel.signal.aborted && outcome.status !== "succeeded"
+      ? this.#cancelled(started, outcome, budgetMs, logger)
+      : this.#finish(started, outcome, budgetMs, timeout, logger);
     // A handler that ignored its signal keeps the lease (and its heartbeat)
     // until it really stops, or until its lease grace is spent.
     const stillRunning = outcome.status === "timed_out" ? outcome.stillRunning : null;
@@ -245,6 +250,25 @@ export class RunJob {
     await this.#write(released, false, logger).catch((error) =>
       logger.error("job.lock_release_failed", { error: describe(error) })
     );
+  }
+
+  /** A run an operator cancelled: whatever it was doing, it ends cancelled, not continued or retried. */
+  #cancelled(
+    started: ExecutionRecord,
+    outcome: BudgetOutcome,
+    budgetMs: number,
+    logger: Logger,
+  ): ExecutionRecord {
+    const ignored = outcome.status === "timed_out";
+    logger.warn("job.cancelled", { stopped_at_budget: ignored });
+    return finishedRecord(started, {
+      status: "cancelled",
+      finishedAt: this.#deps.clock.now(),
+      errorMessage: ignored
+        ? `Cancelled by an operator; the job ignored it and was stopped at its ${budgetMs} ms budget`
+        : "Cancelled by an operator; the job stopped at its next safe point",
+      summary: outcome.summary,
+    });
   }
 
   #finish(

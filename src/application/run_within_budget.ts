@@ -21,18 +21,38 @@ export type BudgetOutcome =
   };
 
 /**
- * Runs the handler with a signal that aborts after `budgetMs`. A job that stops
- * at its next safe point returns how far it got, so it gets `abortGraceMs` more
- * to hand that summary back; one that ignores the signal is reported as still running.
+ * Runs the handler with a signal that aborts after `budgetMs`, or earlier when
+ * `limits.cancel` aborts (an operator's cancel; the budget still stops a job
+ * that ignores it). A job that stops at its next safe point returns how far it
+ * got, so it gets `abortGraceMs` more to hand that summary back; one that
+ * ignores the signal is reported as still running.
  */
 export async function runWithinBudget(
   handler: JobHandler,
   payload: JobPayload,
   context: Omit<JobContext, "signal">,
-  limits: { budgetMs: number; abortGraceMs: number },
+  limits: { budgetMs: number; abortGraceMs: number; cancel?: AbortSignal },
   timeout: Error,
 ): Promise<BudgetOutcome> {
   const controller = new AbortController();
+  const cancel = limits.cancel;
+  const onCancel = () => controller.abort(cancel?.reason);
+  cancel?.addEventListener("abort", onCancel, { once: true });
+  try {
+    return await runUntil(handler, payload, context, limits, timeout, controller);
+  } finally {
+    cancel?.removeEventListener("abort", onCancel);
+  }
+}
+
+async function runUntil(
+  handler: JobHandler,
+  payload: JobPayload,
+  context: Omit<JobContext, "signal">,
+  limits: { budgetMs: number; abortGraceMs: number },
+  timeout: Error,
+  controller: AbortController,
+): Promise<BudgetOutcome> {
   // `then` turns a handler that throws synchronously into a rejection too.
   const run = Promise.resolve().then(() =>
     handler(payload, { ...context, signal: controller.signal })

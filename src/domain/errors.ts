@@ -22,6 +22,13 @@ export class JobTimeoutError extends DomainError {
   }
 }
 
+/** An operator cancelled the run (`scheduler cancel`); the job's signal aborts with this. */
+export class JobCancelledError extends DomainError {
+  constructor(jobName: string) {
+    super("cancelled", `Job '${jobName}' was cancelled by an operator`);
+  }
+}
+
 /** The shared secret is not set up where the secret store looks for it. */
 export class SecretNotConfiguredError extends DomainError {
   constructor(secretName: string) {

@@ -1,15 +1,17 @@
 /**
  * How a run was started, as the database's dispatch record says: the nightly
- * schedule (cron), a same-night retry, a continuation, or anything without a
+ * schedule (cron), a same-night retry, a continuation, an operator's replay of
+ * a night, a catch-up of a night missed in an outage, or anything without a
  * dispatch record (manual).
  */
-export type Trigger = "cron" | "retry" | "continuation" | "manual";
+export type Trigger = "cron" | "retry" | "continuation" | "replay" | "catch_up" | "manual";
 
 /**
  * Every state a run can be recorded in. `lost` (a dispatch that never became a
  * run) is written by the database's sweep; `duplicate` is a second delivery for
  * a slot that already has a live or successful run; `partial` is a part that
- * ran out of time with work left, and the next part of its slot follows it.
+ * ran out of time with work left, and the next part of its slot follows it;
+ * `cancelled` is a run an operator cancelled (it stopped, or was stopped at its budget).
  */
 export type ExecutionStatus =
   | "running"
@@ -18,6 +20,7 @@ export type ExecutionStatus =
   | "failed"
   | "skipped"
   | "timed_out"
+  | "cancelled"
   | "lost"
   | "duplicate";
 

@@ -1,7 +1,9 @@
 -- The nightly schedule. pg_cron runs scheduler_dispatch_nightly() (defined with
--- the dispatch records, 20261128000102) at 02:00 UTC; it reads the function URL
--- and the shared secret from Vault at run time and posts one request per
--- nightly job through pg_net. Neither the URL nor the
+-- the dispatch records, 20261128000102) at 02:00 UTC, and the sweep
+-- (20261128000104) makes the same decision every few seconds: each job is
+-- dispatched once its time of night has come in its time zone. Dispatches read
+-- the function URL and the shared secret from Vault at run time and post one
+-- request per nightly job through pg_net. Neither the URL nor the
 -- secret ever appears in cron.job.command, and rotating either needs no deploy.
 --
 -- Per environment, create these Vault secrets (see README):

@@ -2,6 +2,23 @@
 -- pg_cron (or the sweep) posts, the nightly slot and attempt on every run, the
 -- per-job policy, and leases that heartbeat. Functions come in the next file.
 
+-- Whether p_zone is a time zone PostgreSQL knows (an IANA name such as
+-- 'Europe/Oslo', or 'UTC'). Immutable for the check below: zone names do not
+-- disappear from the time zone database.
+create function public.scheduler_is_time_zone(p_zone text)
+returns boolean
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+  perform pg_catalog.now() at time zone p_zone;
+  return true;
+exception when invalid_parameter_value then
+  return false;
+end;
+$$;
+
 -- Per-job policy: one row per nightly job; adding a nightly job stays one insert.
 alter table public.scheduler_nightly_job
   add column pause_reason text,
@@ -13,6 +30,15 @@ alter table public.scheduler_nightly_job
   add column window_end time not null default '06:00',
   add column retry_backoff_ms integer not null default 60000
     check (retry_backoff_ms between 0 and 3600000),
+  -- Times of night (run_at, latest_start, window_end) are local times in this
+  -- IANA zone, and a slot is a local date (issue 17).
+  add column time_zone text not null default 'UTC'
+    check (pg_catalog.length(time_zone) between 1 and 64 and public.scheduler_is_time_zone(time_zone)),
+  -- Nights never dispatched (database or pg_cron down through the window): none,
+  -- latest (the most recent such night, once) or all (oldest first, one at a
+  -- time) within catch_up_window nights.
+  add column catch_up text not null default 'latest' check (catch_up in ('none', 'latest', 'all')),
+  add column catch_up_window integer not null default 7 check (catch_up_window between 1 and 60),
   add constraint scheduler_nightly_job_one_start_rule check (run_at is null or run_after is null),
   add constraint scheduler_nightly_job_not_after_itself check (run_after <> job_name),
   add constraint scheduler_nightly_job_latest_start_needs_run_after
@@ -21,11 +47,15 @@ alter table public.scheduler_nightly_job
 comment on column public.scheduler_nightly_job.pause_reason is
   'Non-null: the job is paused (not dispatched), and this says why.';
 comment on column public.scheduler_nightly_job.run_at is
-  'UTC time of night of the first attempt; null with run_after null means the 02:00 schedule.';
+  'Local time (in time_zone) of the first attempt; null with run_after null means 02:00.';
 comment on column public.scheduler_nightly_job.run_after is
   'Start once this job''s attempts for the same slot have ended (or at latest_start).';
 comment on column public.scheduler_nightly_job.window_end is
-  'UTC time after which no new attempt of the night''s slot starts.';
+  'Local time (in time_zone) after which no new attempt of the night''s slot starts.';
+comment on column public.scheduler_nightly_job.time_zone is
+  'IANA zone of the job''s times of night; its slots are local dates there.';
+comment on column public.scheduler_nightly_job.catch_up is
+  'Nights never dispatched: none, latest (the most recent, once) or all (oldest first) within catch_up_window.';
 comment on column public.scheduler_nightly_job.retry_backoff_ms is
   'Wait before attempt 2; doubles for each further attempt.';
 
@@ -40,7 +70,7 @@ create table public.scheduler_dispatch (
   job_name text not null check (job_name ~ '^[a-z0-9_]{1,64}$'),
   slot date not null,
   attempt integer not null check (attempt between 1 and 100),
-  kind text not null check (kind in ('cron', 'retry', 'continuation')),
+  kind text not null check (kind in ('cron', 'retry', 'continuation', 'replay', 'catch_up')),
   previous_execution_id uuid,
   request_id bigint,
   created_at timestamptz not null default now(),
@@ -51,6 +81,9 @@ create table public.scheduler_dispatch (
   lost_reason text,
   -- What the job is sent; a retry or a continuation resends the first attempt's payload.
   payload jsonb not null default '{}',
+  -- replay: who asked for it (the operator's name) and why.
+  requested_by text check (pg_catalog.length(requested_by) <= 200),
+  reason text check (pg_catalog.length(reason) <= 500),
   constraint scheduler_dispatch_used_when_closed check (outcome is not null or execution_id is null)
 );
 
@@ -73,9 +106,12 @@ alter table public.scheduler_execution_log
   add column attempt integer,
   add column previous_execution_id uuid,
   add column heartbeat_at timestamptz,
+  -- An operator's cancel (scheduler_cancel): the run's heartbeat reads it.
+  add column cancel_requested_at timestamptz,
+  add column cancel_requested_by text check (pg_catalog.length(cancel_requested_by) <= 200),
   drop constraint scheduler_execution_log_trigger_check,
   add constraint scheduler_execution_log_trigger_check
-    check (trigger in ('cron', 'retry', 'continuation', 'manual')),
+    check (trigger in ('cron', 'retry', 'continuation', 'replay', 'catch_up', 'manual')),
   drop constraint scheduler_execution_log_status_check,
   add constraint scheduler_execution_log_status_check
     check (status in ('running', 'succeeded', 'failed', 'skipped', 'timed_out', 'lost', 'duplicate')),

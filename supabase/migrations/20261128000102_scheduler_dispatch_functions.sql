@@ -8,6 +8,49 @@
 -- runs, retries bad attempts with backoff inside the job's window, and starts
 -- jobs whose time of night (or predecessor) has come.
 
+-- The instant local time p_time on local date p_date is in zone p_zone. A
+-- time the spring-forward gap skips (02:30 on Oslo's last Sunday of March) is
+-- the first minute after it that exists (03:00 local); a time the fall-back
+-- night has twice (02:30 on Oslo's last Sunday of October) is its first
+-- occurrence (summer time). So every local date has exactly one instant, and a
+-- slot keyed by date runs once.
+create function public.scheduler_local_instant(p_date date, p_time time, p_zone text)
+returns timestamptz
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  v_local timestamp := p_date + p_time;
+  v_try timestamp;
+begin
+  -- Gaps are at most an hour or two; three hours bounds the search.
+  for v_minute in 0..180 loop
+    v_try := v_local + pg_catalog.make_interval(mins => v_minute);
+    if (v_try at time zone p_zone) at time zone p_zone = v_try then
+      -- PostgreSQL reads a repeated time as the later one; an hour earlier is the first.
+      if ((v_try at time zone p_zone) - interval '1 hour') at time zone p_zone = v_try then
+        return (v_try at time zone p_zone) - interval '1 hour';
+      end if;
+      return v_try at time zone p_zone;
+    end if;
+  end loop;
+  return v_local at time zone p_zone;
+end;
+$$;
+
+-- When p_job_name's first attempt of p_slot is due: its run_at (02:00 when it
+-- has none) on the slot's local date in its time zone.
+create function public.scheduler_slot_due_at(p_job_name text, p_slot date)
+returns timestamptz
+language sql
+stable
+set search_path = ''
+as $$
+  select public.scheduler_local_instant(p_slot, coalesce(j.run_at, time '02:00'), j.time_zone)
+  from public.scheduler_nightly_job j where j.job_name = p_job_name;
+$$;
+
 -- The instant after which no new attempt of p_job_name's p_slot starts: the
 -- job's window_end on the slot's date, or, for a slot first dispatched later
 -- than its night (by hand, in the day), as long a window from that dispatch.
@@ -18,7 +61,7 @@ stable
 set search_path = ''
 as $$
   select greatest(
-    (p_slot + j.window_end) at time zone 'utc',
+    public.scheduler_local_instant(p_slot, j.window_end, j.time_zone),
     (select min(d.created_at) from public.scheduler_dispatch d where d.slot = p_slot)
       + (j.window_end - coalesce(j.run_at, time '02:00'))
   )
@@ -27,14 +70,17 @@ as $$
 $$;
 
 -- Records one dispatch of p_job_name for p_slot and posts it through pg_net.
--- The one path that creates dispatch records (cron, retry, continuation).
+-- The one path that creates dispatch records (cron, retry, continuation,
+-- replay, catch_up); a replay carries who asked for it and why.
 create function public.scheduler_enqueue_dispatch(
   p_job_name text,
   p_slot date,
   p_kind text,
   p_attempt integer,
   p_previous_execution_id uuid default null,
-  p_payload jsonb default '{}'
+  p_payload jsonb default '{}',
+  p_requested_by text default null,
+  p_reason text default null
 ) returns uuid
 language plpgsql
 security definer
@@ -55,9 +101,9 @@ begin
       'nightly_scheduler_url and nightly_scheduler_secret';
   end if;
   insert into public.scheduler_dispatch
-    (id, job_name, slot, attempt, kind, previous_execution_id, payload)
+    (id, job_name, slot, attempt, kind, previous_execution_id, payload, requested_by, reason)
   values (v_id, p_job_name, p_slot, p_attempt, p_kind, p_previous_execution_id,
-    coalesce(p_payload, '{}'));
+    coalesce(p_payload, '{}'), p_requested_by, p_reason);
   -- 10 s covers a cold start and the acknowledgement (p99 well under 100 ms
   -- warm); the run itself goes on after the answer.
   v_request := net.http_post(
@@ -75,7 +121,7 @@ begin
 end;
 $$;
 
--- Dispatches p_job_name now for p_slot (default: today, UTC) as its next
+-- Dispatches p_job_name now for p_slot (default: today in its time zone) as its next
 -- attempt, with p_payload for the job: what an operator or a test calls.
 -- Returns the dispatch id.
 create function public.scheduler_dispatch(
@@ -88,7 +134,9 @@ security definer
 set search_path = ''
 as $$
 declare
-  v_slot date := coalesce(p_slot, (now() at time zone 'utc')::date);
+  v_slot date := coalesce(p_slot, (select (now() at time zone j.time_zone)::date
+    from public.scheduler_nightly_job j where j.job_name = p_job_name),
+    (now() at time zone 'utc')::date);
   v_attempt integer;
 begin
   select coalesce(max(d.attempt), 0) + 1 into v_attempt
@@ -100,22 +148,63 @@ begin
 end;
 $$;
 
--- What pg_cron runs at 02:00 UTC: the first attempt of every enabled, unpaused
--- job on the 02:00 schedule (no run_at, no run_after) that has none yet for the slot.
+-- The first attempts due at p_now: every enabled, unpaused job with its own
+-- time of night (run_at, or 02:00; not one that runs after another) whose slot
+-- has come in its time zone, whose window is open and which has no dispatch
+-- for the slot yet. The slot is the local date; yesterday's is looked at too,
+-- for a window that runs past local midnight. What the sweep (and the 02:00
+-- pg_cron job) calls: the sweep decides what is due, so one pg_cron entry
+-- drives jobs in every time zone.
+create function public.scheduler_dispatch_due(p_now timestamptz)
+returns setof uuid
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_job record;
+  v_slot date;
+begin
+  for v_job in
+    select j.job_name, j.time_zone from public.scheduler_nightly_job j
+    where j.enabled and j.pause_reason is null and j.run_after is null
+    order by j.job_name
+  loop
+    foreach v_slot in array array[(p_now at time zone v_job.time_zone)::date - 1,
+                                  (p_now at time zone v_job.time_zone)::date]
+    loop
+      continue when p_now < public.scheduler_slot_due_at(v_job.job_name, v_slot)
+        or p_now >= public.scheduler_slot_window_end(v_job.job_name, v_slot);
+      -- Serialises with the sweep, the 02:00 job and dependants deciding for the same slot.
+      perform pg_advisory_xact_lock(hashtext('scheduler_dispatch:' || v_job.job_name || ':' || v_slot));
+      continue when exists (select from public.scheduler_dispatch d
+                            where d.job_name = v_job.job_name and d.slot = v_slot);
+      return next public.scheduler_enqueue_dispatch(v_job.job_name, v_slot, 'cron', 1);
+    end loop;
+  end loop;
+end;
+$$;
+
+-- What pg_cron runs at 02:00 UTC: the first attempts due now (as the sweep
+-- does; for a UTC job at 02:00 this is on the minute). Given p_slot (tests,
+-- scripts/run_nightly.ts), the first attempt of every enabled, unpaused job on
+-- the 02:00 schedule (no run_at, no run_after) with none yet for that slot.
 create function public.scheduler_dispatch_nightly(p_slot date default null)
 returns setof uuid
 language sql
 security definer
 set search_path = ''
 as $$
-  select public.scheduler_enqueue_dispatch(j.job_name, s.slot, 'cron', 1)
+  select public.scheduler_dispatch_due(now()) where p_slot is null
+  union all
+  (select public.scheduler_enqueue_dispatch(j.job_name, p_slot, 'cron', 1)
   from public.scheduler_nightly_job j
-  cross join (select coalesce(p_slot, (now() at time zone 'utc')::date) as slot) s
-  where j.enabled and j.pause_reason is null and j.run_at is null and j.run_after is null
+  where p_slot is not null
+    and j.enabled and j.pause_reason is null and j.run_at is null and j.run_after is null
     and not exists (
-      select from public.scheduler_dispatch d where d.job_name = j.job_name and d.slot = s.slot
+      select from public.scheduler_dispatch d where d.job_name = j.job_name and d.slot = p_slot
     )
-  order by j.job_name;
+  order by j.job_name);
 $$;
 
 -- Whether p_slot's last dispatch ran and ended partial with no part after it.
@@ -158,6 +247,12 @@ as $$
                      where d.job_name = p_job_name and d.slot = p_slot)
       then not coalesce((select j.enabled and j.pause_reason is null
                          from public.scheduler_nightly_job j where j.job_name = p_job_name), false)
+    -- An operator cancelled its last run: nothing follows it.
+    when (select x.status from public.scheduler_execution_log x
+          where x.job_name = p_job_name and x.slot = p_slot
+            and x.status not in ('skipped', 'duplicate')
+          order by x.started_at desc limit 1) = 'cancelled'
+      then true
     -- Its last part ended partial (part cap, window or pause): no part and no retry follows.
     when public.scheduler_slot_ended_partial(p_job_name, p_slot) then true
     else (select max(d.attempt) from public.scheduler_dispatch d
@@ -180,7 +275,7 @@ declare
   v_count integer := 0;
 begin
   for v_job in
-    select j.job_name, j.latest_start from public.scheduler_nightly_job j
+    select j.job_name, j.latest_start, j.time_zone from public.scheduler_nightly_job j
     where j.run_after = p_job_name and j.enabled and j.pause_reason is null
     order by j.job_name
   loop
@@ -191,7 +286,7 @@ begin
        and p_now < public.scheduler_slot_window_end(v_job.job_name, p_slot)
        and (public.scheduler_slot_settled(p_job_name, p_slot, p_now)
             or (v_job.latest_start is not null and p_now >= greatest(
-                  (p_slot + v_job.latest_start) at time zone 'utc',
+                  public.scheduler_local_instant(p_slot, v_job.latest_start, v_job.time_zone),
                   (select min(d.created_at) from public.scheduler_dispatch d where d.slot = p_slot)
                     + (v_job.latest_start - time '02:00'))))
     then

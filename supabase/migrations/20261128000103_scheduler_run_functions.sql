@@ -24,6 +24,10 @@ begin
         'the function was probably stopped. finished_at is its last heartbeat'
   where id = p_execution_id and status = 'running'
   returning finished_at into v_end;
+  -- A run an operator asked to cancel that then died ends cancelled all the same.
+  update public.scheduler_execution_log
+  set status = 'cancelled'
+  where id = p_execution_id and v_end is not null and cancel_requested_at is not null;
   update public.scheduler_job_lease
   set owner = null, released_at = coalesce(v_end, released_at), expires_at = coalesce(v_end, expires_at)
   where owner = p_execution_id;
@@ -33,10 +37,11 @@ $$;
 
 -- Starts a run in one transaction. The dispatch decides the trigger: a call
 -- carrying the id of an unused, recent dispatch of this job is that dispatch's
--- kind (cron, retry, continuation); a used one is a duplicate delivery; no or
--- an unknown id is manual. Then, under the job's lease row lock: a lapsed lease
--- closes its dead run; a slot that already has a live or successful run makes
--- this a duplicate; a live lease makes it skipped; otherwise the lease is taken
+-- kind (cron, retry, continuation, replay, catch_up); a used one is a duplicate
+-- delivery; no or an unknown id is manual. Then, under the job's lease row
+-- lock: a lapsed lease closes its dead run; a slot that already has a live or
+-- successful run makes this a duplicate (a replay asks for the slot again, so
+-- only runs since the slot's latest replay count); a live lease makes it skipped; otherwise the lease is taken
 -- and the row written as running, started no earlier than the last run ended.
 -- p_unknown_job_message records a failed run without a lease (no handler).
 -- status: running | skipped | duplicate | failed | refused (manual not allowed; nothing written).
@@ -109,6 +114,10 @@ begin
       select from public.scheduler_execution_log x
       where x.job_name = p_job_name and x.slot = v_dispatch.slot
         and x.status in ('running', 'succeeded')
+        and x.started_at >= coalesce((
+          select max(r.created_at) from public.scheduler_dispatch r
+          where r.job_name = p_job_name and r.slot = v_dispatch.slot and r.kind = 'replay'
+            and r.created_at <= v_dispatch.created_at), '-infinity')
     ) then
       v_status := 'duplicate';
       v_message := format('Slot %s of job ''%s'' already has a running or successful run',
@@ -147,28 +156,32 @@ end;
 $$;
 
 -- Renews a running run's lease for p_lease_ttl_ms from p_now and notes the
--- heartbeat on its row. False when the run no longer holds the lease.
+-- heartbeat on its row. 'held', 'cancel_requested' (held, and an operator asked
+-- the run to stop: scheduler_cancel) or 'lost' (no longer the run's lease).
 create function public.scheduler_heartbeat(
   p_execution_id uuid,
   p_job_name text,
   p_now timestamptz,
   p_lease_ttl_ms integer
-) returns boolean
+) returns text
 language plpgsql
 security definer
 set search_path = ''
 as $$
+declare
+  v_cancel timestamptz;
 begin
   update public.scheduler_job_lease
   set expires_at = p_now + make_interval(secs => p_lease_ttl_ms / 1000.0)
   where job_name = p_job_name and owner = p_execution_id and expires_at > p_now;
   if not found then
-    return false;
+    return 'lost';
   end if;
   update public.scheduler_execution_log
   set heartbeat_at = p_now
-  where id = p_execution_id and status = 'running';
-  return true;
+  where id = p_execution_id and status = 'running'
+  returning cancel_requested_at into v_cancel;
+  return case when v_cancel is null then 'held' else 'cancel_requested' end;
 end;
 $$;
 
@@ -194,7 +207,7 @@ as $$
 declare
   v_slot date;
 begin
-  if p_status not in ('succeeded', 'partial', 'failed', 'timed_out') then
+  if p_status not in ('succeeded', 'partial', 'failed', 'timed_out', 'cancelled') then
     raise exception 'A run cannot finish as ''%''', p_status using errcode = '22023';
   end if;
   update public.scheduler_execution_log x

@@ -99,6 +99,10 @@ begin
     order by d.job_name, d.slot, d.attempt desc, d.created_at desc
   loop
     continue when v_row.outcome is null or v_row.attempt >= v_row.max_attempts;
+    -- An operator's replay and a catch-up run once; a cancelled run is not retried.
+    continue when v_row.kind in ('replay', 'catch_up') or exists (
+      select from public.scheduler_execution_log x
+      where x.id = v_row.execution_id and x.status = 'cancelled');
     -- The last part ended partial: stopped at its part cap, not failed.
     continue when public.scheduler_slot_ended_partial(v_row.job_name, v_row.slot);
     continue when exists (
@@ -117,19 +121,10 @@ begin
     v_retried := v_retried + 1;
   end loop;
 
-  -- 4. First attempts: jobs with their own time of night, and jobs waiting for
-  -- a predecessor that is done with the slot (or past their latest start).
-  for v_row in
-    select j.job_name from public.scheduler_nightly_job j
-    where j.enabled and j.pause_reason is null and j.run_at is not null
-      and p_now >= (v_today + j.run_at) at time zone 'utc'
-      and p_now < public.scheduler_slot_window_end(j.job_name, v_today)
-      and not exists (select from public.scheduler_dispatch d
-                      where d.job_name = j.job_name and d.slot = v_today)
-  loop
-    perform public.scheduler_enqueue_dispatch(v_row.job_name, v_today, 'cron', 1);
-    v_started := v_started + 1;
-  end loop;
+  -- 4. First attempts: jobs whose time of night has come in their time zone
+  -- (the sweep decides what is due), and jobs waiting for a predecessor that
+  -- is done with the slot (or past their latest start).
+  select count(*)::integer into v_started from public.scheduler_dispatch_due(p_now);
   for v_row in
     select distinct d.job_name, d.slot from public.scheduler_dispatch d
     where d.slot >= v_today - 1
@@ -137,6 +132,10 @@ begin
   loop
     v_started := v_started + public.scheduler_dispatch_dependents(v_row.job_name, v_row.slot, p_now);
   end loop;
+
+  -- 5. Nights never dispatched (the database or pg_cron was down through their
+  -- window), as each job's catch_up policy says: one at a time.
+  v_started := v_started + public.scheduler_catch_up(p_now);
 
   return query select v_closed, v_lost, v_retried, v_started;
 end;
@@ -159,7 +158,13 @@ revoke all on function public.scheduler_close_dead_run(uuid)
   from public, anon, authenticated, service_role;
 revoke all on function public.scheduler_slot_window_end(text, date)
   from public, anon, authenticated, service_role;
-revoke all on function public.scheduler_enqueue_dispatch(text, date, text, integer, uuid, jsonb)
+revoke all on function public.scheduler_enqueue_dispatch(text, date, text, integer, uuid, jsonb, text, text)
+  from public, anon, authenticated, service_role;
+revoke all on function public.scheduler_local_instant(date, time, text)
+  from public, anon, authenticated, service_role;
+revoke all on function public.scheduler_slot_due_at(text, date)
+  from public, anon, authenticated, service_role;
+revoke all on function public.scheduler_dispatch_due(timestamptz)
   from public, anon, authenticated, service_role;
 revoke all on function public.scheduler_dispatch(text, date, jsonb)
   from public, anon, authenticated, service_role;

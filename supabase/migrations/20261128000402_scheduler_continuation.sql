@@ -12,8 +12,8 @@
 alter table public.scheduler_execution_log
   drop constraint scheduler_execution_log_status_check,
   add constraint scheduler_execution_log_status_check
-    check (status in ('running', 'succeeded', 'partial', 'failed', 'skipped', 'timed_out', 'lost',
-                      'duplicate'));
+    check (status in ('running', 'succeeded', 'partial', 'failed', 'skipped', 'timed_out',
+                      'cancelled', 'lost', 'duplicate'));
 
 -- 100 parts of 150 s cover the 02:00-06:00 window: a 1M-row first load drains in one night.
 alter table public.scheduler_nightly_job

@@ -254,8 +254,7 @@ begin
       order by 1
     loop
       -- Only nights that started once this job was watched.
-      continue when (v_slot + coalesce(v_job.run_at, time '02:00')) at time zone 'utc'
-        < v_job.alerts_from;
+      continue when public.scheduler_slot_due_at(v_job.job_name, v_slot) < v_job.alerts_from;
       continue when exists (select from public.scheduler_alert a
                             where a.job_name = v_job.job_name and a.slot = v_slot
                               and a.kind <> 'quarantined');
@@ -280,6 +279,8 @@ begin
         continue when p_now < v_end;
         v_kind := 'missed';
         v_error := 'No dispatch was recorded for this night';
+      elsif v_last.status = 'cancelled' then
+        continue; -- an operator stopped it on purpose: nothing to alert
       elsif public.scheduler_slot_settled(v_job.job_name, v_slot, p_now) then
         v_kind := case when v_last.status in ('failed', 'timed_out', 'lost') then v_last.status
                        when v_last.status = 'partial' then 'unfinished'
@@ -329,7 +330,7 @@ begin
            end
         || case when v_pause then format(
              '. The job is now PAUSED after %s failed nights in a row; resume it with: '
-             'update scheduler_nightly_job set pause_reason = null where job_name = ''%s''',
+             'deno task scheduler resume %s',
              v_nights, v_job.job_name)
            else '' end
         || case when v_waiting > 0 then format(

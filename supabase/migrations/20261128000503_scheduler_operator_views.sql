@@ -4,39 +4,38 @@
 -- Supabase, so they run as their owner; they never return a secret, only
 -- whether it exists and whether a command contains it. service_role only.
 
--- When a '<minute> <hour> * * *' schedule fires next after p_now (UTC); null for
--- any other shape (then the CLI shows the schedule instead).
-create function public.scheduler_next_daily_run(p_schedule text, p_now timestamptz)
+-- When p_job_name's next night is due after p_now: its time of night on
+-- today's or tomorrow's local date in its time zone (scheduler_slot_due_at).
+-- Security definer: the health view calls it as service_role, which may not
+-- call the dispatch functions' helpers.
+create function public.scheduler_next_due(p_job_name text, p_now timestamptz)
 returns timestamptz
-language plpgsql
-immutable
+language sql
+stable
+security definer
 set search_path = ''
 as $$
-declare
-  v_parts text[] := regexp_match(p_schedule, '^([0-9]{1,2}) ([0-9]{1,2}) \* \* \*$');
-  v_at timestamptz;
-begin
-  if v_parts is null or v_parts[1]::int > 59 or v_parts[2]::int > 23 then
-    return null;
-  end if;
-  v_at := ((p_now at time zone 'utc')::date + make_time(v_parts[2]::int, v_parts[1]::int, 0))
-    at time zone 'utc';
-  return case when v_at > p_now then v_at else v_at + interval '1 day' end;
-end;
+  select min(t) from public.scheduler_nightly_job j
+  cross join lateral unnest(array[
+    public.scheduler_slot_due_at(j.job_name, (p_now at time zone j.time_zone)::date),
+    public.scheduler_slot_due_at(j.job_name, (p_now at time zone j.time_zone)::date + 1)
+  ]) as t
+  where j.job_name = p_job_name and t > p_now;
 $$;
 
 -- One row per nightly job: its policy state, its last run, its nights, and what
 -- comes next. "Tonight" is today's UTC slot. next_run_at is when the job's
--- first attempt is next due (02:00 through the nightly pg_cron job, or its own
--- run_at; for a job that runs after another, that one's time) and null when
--- nothing will start it: disabled, paused, or the nightly pg_cron job inactive.
+-- first attempt is next due (its run_at, default 02:00, in its time zone; for
+-- a job that runs after another, that one's time) and null when nothing will
+-- start it: disabled, paused, or the sweep's pg_cron job (which decides what
+-- is due) inactive.
 -- attempts_tonight counts attempts (distinct attempt numbers): a continuation
 -- is a part of its attempt, and parts_tonight counts the parts, as
 -- scheduler_night does. The quarantine counts come from
 -- scheduler_sync_quarantine_status (a sync counts under the job of its name).
 create view public.scheduler_job_health as
-with nightly_cron as (
-  select c.active, c.schedule from cron.job c where c.jobname = 'nightly-scheduler'
+with sweep_cron as (
+  select c.active from cron.job c where c.jobname = 'nightly-scheduler-reconcile'
 )
 select
   j.job_name,
@@ -59,11 +58,8 @@ select
   j.run_after,
   case
     when not j.enabled or j.pause_reason is not null then null
-    when coalesce(j.run_at, p.run_at) is not null then public.scheduler_next_daily_run(
-      format('%s %s * * *', extract(minute from coalesce(j.run_at, p.run_at))::int,
-        extract(hour from coalesce(j.run_at, p.run_at))::int), now())
-    when (select active from nightly_cron) then
-      public.scheduler_next_daily_run((select schedule from nightly_cron), now())
+    when coalesce((select active from sweep_cron), false) then
+      public.scheduler_next_due(coalesce(p.job_name, j.job_name), now())
   end as next_run_at,
   (select count(*)::integer from public.scheduler_alert a
    where a.job_name = j.job_name and a.resolved_at is null) as open_alerts,
@@ -259,11 +255,11 @@ begin
 end;
 $$;
 
-revoke all on function public.scheduler_next_daily_run(text, timestamptz) from public, anon, authenticated;
+revoke all on function public.scheduler_next_due(text, timestamptz) from public, anon, authenticated;
 revoke all on function public.scheduler_doctor_facts() from public, anon, authenticated;
 revoke all on function public.scheduler_doctor_heartbeat() from public, anon, authenticated;
 revoke all on function public.scheduler_doctor_response(bigint) from public, anon, authenticated;
-grant execute on function public.scheduler_next_daily_run(text, timestamptz) to service_role;
+grant execute on function public.scheduler_next_due(text, timestamptz) to service_role;
 grant execute on function public.scheduler_doctor_facts() to service_role;
 grant execute on function public.scheduler_doctor_heartbeat() to service_role;
 grant execute on function public.scheduler_doctor_response(bigint) to service_role;

@@ -19,7 +19,7 @@ Deno.test("a lapsed lease is taken over and the dead run is closed as timed_out 
     assert.deepEqual([held.status, held.trigger], ["running", "manual"]);
     const [beat] = await sql`select scheduler_heartbeat(${dead}, ${job},
       '2026-01-01T02:00:10Z', ${TTL_MS}) as held`;
-    assert.equal(beat.held, true);
+    assert.equal(beat.held, "held");
     // The heartbeat moved the lease to 02:00:40: at 02:00:39 it is still live.
     const [skipped] = await start(sql, refused, job, "2026-01-01T02:00:39Z");
     assert.deepEqual([skipped.status, skipped.held_by], ["skipped", dead]);
@@ -32,7 +32,7 @@ Deno.test("a lapsed lease is taken over and the dead run is closed as timed_out 
     assert.match(closed.error_message, /last heartbeat/);
     const [late] = await sql`select scheduler_heartbeat(${dead}, ${job},
       '2026-01-01T02:00:41Z', ${TTL_MS}) as held`;
-    assert.equal(late.held, false, "the dead run's heartbeat no longer holds anything");
+    assert.equal(late.held, "lost", "the dead run's heartbeat no longer holds anything");
     await sql`select scheduler_finish_run(${dead}, ${job}, 'succeeded',
       '2026-01-01T02:00:42Z', null, null)`;
     const [still] = await sql`select owner from scheduler_job_lease where job_name = ${job}`;

@@ -1,6 +1,11 @@
 // Hand-written fakes for the ports; unit tests and the dispatch benchmark use them.
 import assert from "node:assert/strict";
-import type { JobLock, StartOutcome, StartRequest } from "../../src/application/ports/job_lock.ts";
+import type {
+  JobLock,
+  LeaseRenewal,
+  StartOutcome,
+  StartRequest,
+} from "../../src/application/ports/job_lock.ts";
 import type { LogFields, Logger } from "../../src/application/ports/logger.ts";
 import type { SecretStore } from "../../src/application/ports/secret_store.ts";
 import type { Clock } from "../../src/domain/clock.ts";
@@ -214,12 +219,15 @@ export class InMemoryJobLock implements JobLock {
     return Promise.resolve({ ...base, status: "running", startedAt });
   }
 
-  renew(jobName: string, executionId: string, now: Date, ttlMs: number): Promise<boolean> {
+  /** Executions an operator asked to cancel (what scheduler_cancel marks). */
+  readonly cancelRequested = new Set<string>();
+
+  renew(jobName: string, executionId: string, now: Date, ttlMs: number): Promise<LeaseRenewal> {
     this.calls.push(`renew:${jobName}`);
     const lease = this.leases.get(jobName);
-    if (lease?.owner !== executionId || lease.expiresAt <= now) return Promise.resolve(false);
+    if (lease?.owner !== executionId || lease.expiresAt <= now) return Promise.resolve("lost");
     lease.expiresAt = new Date(now.getTime() + ttlMs);
-    return Promise.resolve(true);
+    return Promise.resolve(this.cancelRequested.has(executionId) ? "cancel_requested" : "held");
   }
 
   finish(record: ExecutionRecord, options: { keepLease?: boolean } = {}): Promise<void> {

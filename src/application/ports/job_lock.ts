@@ -32,6 +32,13 @@ export type StartOutcome =
   };
 
 /**
+ * What a heartbeat learned: the lease is still the run's (`held`), it was
+ * taken over (`lost`), or it is still held and an operator asked the run to
+ * stop (`cancel_requested`).
+ */
+export type LeaseRenewal = "held" | "lost" | "cancel_requested";
+
+/**
  * The execution log together with the per-job lease (an owner and an expiry,
  * renewed by heartbeats) that keeps one job from running twice at once.
  * Starting and finishing a run are one database round trip each, so a crash
@@ -41,8 +48,8 @@ export type StartOutcome =
 export interface JobLock {
   /** Records the run and takes the lease atomically, or records why it does not run. */
   start(request: StartRequest): Promise<StartOutcome>;
-  /** Renews the run's lease for `ttlMs` from `now`; false when it no longer holds it. */
-  renew(jobName: string, executionId: string, now: Date, ttlMs: number): Promise<boolean>;
+  /** Renews the run's lease for `ttlMs` from `now`, and says whether a cancel was requested. */
+  renew(jobName: string, executionId: string, now: Date, ttlMs: number): Promise<LeaseRenewal>;
   /**
    * Writes the run's final record and releases its lease in one step; with
    * `keepLease` the lease stays (a handler that ignores its signal still runs)

@@ -1,5 +1,10 @@
 import type { SupabaseClient } from "@supabase/supabase-js";
-import type { JobLock, StartOutcome, StartRequest } from "../../application/ports/job_lock.ts";
+import type {
+  JobLock,
+  LeaseRenewal,
+  StartOutcome,
+  StartRequest,
+} from "../../application/ports/job_lock.ts";
 import { InfrastructureError } from "../../domain/errors.ts";
 import type { ExecutionRecord, Trigger } from "../../domain/execution_record.ts";
 import { infrastructureError } from "./postgrest_error.ts";
@@ -54,7 +59,12 @@ export class SupabaseJobLock implements JobLock {
     };
   }
 
-  async renew(jobName: string, executionId: string, now: Date, ttlMs: number): Promise<boolean> {
+  async renew(
+    jobName: string,
+    executionId: string,
+    now: Date,
+    ttlMs: number,
+  ): Promise<LeaseRenewal> {
     const { data, error } = await this.#client.rpc("scheduler_heartbeat", {
       p_execution_id: executionId,
       p_job_name: jobName,
@@ -62,7 +72,7 @@ export class SupabaseJobLock implements JobLock {
       p_lease_ttl_ms: ttlMs,
     });
     if (error) throw infrastructureError(`renew the lease on job '${jobName}'`, error);
-    return data === true;
+    return data === "held" || data === "cancel_requested" ? data : "lost";
   }
 
   async finish(record: ExecutionRecord, options: { keepLease?: boolean } = {}): Promise<void> {

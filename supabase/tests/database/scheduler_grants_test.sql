@@ -7,13 +7,16 @@ begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
 
-select plan(47);
+select plan(71);
 
 select is(has_function_privilege(r, f, 'execute'), false, format('%s cannot execute %s', r, f))
 from unnest(array[
   'public.scheduler_dispatch(text, date, jsonb)',
   'public.scheduler_dispatch_nightly(date)',
-  'public.scheduler_enqueue_dispatch(text, date, text, integer, uuid, jsonb)',
+  'public.scheduler_enqueue_dispatch(text, date, text, integer, uuid, jsonb, text, text)',
+  'public.scheduler_dispatch_due(timestamptz)',
+  'public.scheduler_catch_up(timestamptz)',
+  'public.scheduler_track_pause()',
   'public.scheduler_reconcile(timestamptz, interval)',
   'public.scheduler_close_dead_run(uuid)',
   'public.scheduler_dispatch_dependents(text, date, timestamptz)',
@@ -31,6 +34,11 @@ from unnest(array[
   'public.scheduler_start_run(uuid, text, uuid, timestamptz, integer, boolean, text)',
   'public.scheduler_heartbeat(uuid, text, timestamptz, integer)',
   'public.scheduler_finish_run(uuid, text, text, timestamptz, text, jsonb, boolean)',
+  'public.scheduler_pause_job(text, text, text)',
+  'public.scheduler_resume_job(text, text)',
+  'public.scheduler_cancel(uuid, text)',
+  'public.scheduler_replay(text, date, text, text)',
+  'public.scheduler_night_grid(integer, timestamptz)',
   'public.certification_expire_batch(timestamptz, integer, tid)',
   'public.scheduler_certification_changes(text, text, uuid, integer)'
 ]) as f;
@@ -38,7 +46,12 @@ from unnest(array[
 select is(has_function_privilege(r, f, 'execute'), false, format('%s cannot execute %s', r, f))
 from unnest(array[
   'public.scheduler_start_run(uuid, text, uuid, timestamptz, integer, boolean, text)',
-  'public.scheduler_heartbeat(uuid, text, timestamptz, integer)'
+  'public.scheduler_heartbeat(uuid, text, timestamptz, integer)',
+  'public.scheduler_pause_job(text, text, text)',
+  'public.scheduler_resume_job(text, text)',
+  'public.scheduler_cancel(uuid, text)',
+  'public.scheduler_replay(text, date, text, text)',
+  'public.scheduler_night_grid(integer, timestamptz)'
 ]) as f
 cross join unnest(array['anon', 'authenticated']) as r;
 

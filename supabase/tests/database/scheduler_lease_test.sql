@@ -17,7 +17,7 @@ select results_eq(
 select is(
   scheduler_heartbeat('00000000-0000-0000-0000-00000000000a', 'pgtap_lease',
     '2026-01-01T02:00:10Z', 30000),
-  true, 'a heartbeat renews the lease for the TTL');
+  'held', 'a heartbeat renews the lease for the TTL');
 select results_eq(
   $$select status, held_by from scheduler_start_run('00000000-0000-0000-0000-00000000000b',
     'pgtap_lease', null, '2026-01-01T02:00:39Z', 30000, true)$$,

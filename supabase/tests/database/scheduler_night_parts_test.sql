@@ -13,6 +13,10 @@ set local search_path = extensions, public;
 
 select plan(19);
 
+-- These nights are dispatched by hand below; no catch-up of earlier nights (issue 17) joins them.
+alter table scheduler_nightly_job alter column catch_up set default 'none';
+update scheduler_nightly_job set catch_up = 'none';
+
 -- The background check and sweep wait for this transaction (the calls below
 -- take the same locks again, which a session may).
 select pg_advisory_xact_lock(hashtext('scheduler_check_alerts'));
