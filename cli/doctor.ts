@@ -29,14 +29,22 @@ export async function doctor(
   const results = evaluateDoctor(facts, options.functionUrl);
   for (const line of formatChecks(results)) out.print(line);
   const failed = results.filter((r) => !r.ok).length;
-  out.print(failed === 0 ? "all checks passed" : `${failed} of ${results.length} checks failed`);
+  const warnings = results.filter((r) => r.ok && r.warning).length;
+  const warned = warnings === 0 ? "" : ` (${warnings} warning${warnings === 1 ? "" : "s"})`;
+  out.print(
+    failed === 0
+      ? `all checks passed${warned}`
+      : `${failed} of ${results.length} checks failed${warned}`,
+  );
   return failed === 0 ? 0 : 1;
 }
 
 /** The report lines: status, check name, message. */
 export function formatChecks(results: readonly CheckResult[]): string[] {
   const width = Math.max(...results.map((r) => r.name.length));
-  return results.map((r) => `${r.ok ? "ok  " : "FAIL"}  ${r.name.padEnd(width)}  ${r.message}`);
+  return results.map((r) =>
+    `${r.ok ? (r.warning ? "WARN" : "ok  ") : "FAIL"}  ${r.name.padEnd(width)}  ${r.message}`
+  );
 }
 
 async function sendHeartbeat(

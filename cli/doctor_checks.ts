@@ -1,10 +1,11 @@
 import type { DatabaseFacts, DoctorFacts, HeartbeatFact } from "./doctor_facts.ts";
 import { EXPECTED_CRON_JOBS, REQUIRED_VAULT_SECRETS } from "./expected_cron_jobs.ts";
 
-/** One line of doctor's report: ok, or what is wrong and what to do. */
+/** One line of doctor's report: ok, or what is wrong and what to do; a warning is ok but worth a look. */
 export interface CheckResult {
   readonly name: string;
   readonly ok: boolean;
+  readonly warning?: boolean;
   readonly message: string;
 }
 
@@ -21,7 +22,9 @@ export function evaluateDoctor(facts: DoctorFacts, functionUrl: string): CheckRe
   }
   results.push(functionCheck(facts.functionProbe, functionUrl));
   results.push(heartbeatCheck(facts.heartbeat));
-  if (!(db instanceof Error)) results.push(lastNightCheck(db), alertCheck(db), retentionCheck(db));
+  if (!(db instanceof Error)) {
+    results.push(lastNightCheck(db), runnerCheck(db), alertCheck(db), retentionCheck(db));
+  }
   return results;
 }
 
@@ -158,7 +161,14 @@ function lastNightCheck(db: DatabaseFacts): CheckResult {
   const problems: string[] = [];
   const notes: string[] = [];
   for (const job of night.jobs) {
-    if (job.dispatched === 0) {
+    if (job.fallback) {
+      problems.push(
+        `${job.job_name}'s dispatches never reached the function (${job.lost_reason}); ` +
+          `its SQL runner took the night over (${job.outcome ?? "not run yet"})`,
+      );
+    } else if (job.sql > 0 && job.sql === job.dispatched) {
+      notes.push(`${job.job_name} ran on its SQL runner (${job.outcome ?? "pending"})`);
+    } else if (job.dispatched === 0) {
       if (job.window_ended) problems.push(`${job.job_name} was never dispatched`);
       else notes.push(`${job.job_name} not dispatched yet`);
     } else if (job.delivered === 0 && job.lost > 0) {
@@ -179,7 +189,30 @@ function lastNightCheck(db: DatabaseFacts): CheckResult {
   const extra = notes.length > 0 ? ` (${notes.join("; ")})` : "";
   return pass(
     name,
-    `night of ${night.slot}: pg_net delivered every dispatch to the function${extra}`,
+    `night of ${night.slot}: pg_net delivered every dispatch to the function${extra}; ` +
+      ranBy(night.jobs),
+  );
+}
+
+/** "work done by function: a, b; by sql: c": which runner did each job's night. */
+function ranBy(jobs: NonNullable<DatabaseFacts["last_night"]>["jobs"]): string {
+  const by = (runner: string) => jobs.filter((j) => j.runner === runner).map((j) => j.job_name);
+  const parts = ["function", "sql"].filter((r) => by(r).length > 0).map((r) =>
+    `by ${r}: ${by(r).join(", ")}`
+  );
+  return parts.length === 0 ? "no work done yet" : `work done ${parts.join("; ")}`;
+}
+
+/** A job pinned to its SQL runner works, but without the function: worth a warning, not a failure. */
+function runnerCheck(db: DatabaseFacts): CheckResult {
+  const pinned = db.sql_pinned_jobs ?? [];
+  if (pinned.length === 0) return pass("runners", "every job runs through the function");
+  return warn(
+    "runners",
+    `${
+      pinned.map((j) => `${j.job_name} (${j.sql_runner})`).join(", ")
+    } pinned to the SQL runner: the nightly work runs without the function; once the function ` +
+      "is back: update scheduler_nightly_job set runner = 'function' where job_name = '<job>'",
   );
 }
 
@@ -225,6 +258,10 @@ function retentionCheck(db: DatabaseFacts): CheckResult {
 
 function pass(name: string, message: string): CheckResult {
   return { name, ok: true, message };
+}
+
+function warn(name: string, message: string): CheckResult {
+  return { name, ok: true, warning: true, message };
 }
 
 function fail(name: string, message: string): CheckResult {

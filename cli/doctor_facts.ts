@@ -24,11 +24,21 @@ export interface DatabaseFacts {
       lost: number;
       window_ended: boolean;
       lost_reason: string | null;
+      /** Dispatches for the job's SQL runner (pinned, fallback, or their continuations). */
+      sql: number;
+      /** Who did the night's work: the runner of its last working part; null when nothing ran. */
+      runner: "function" | "sql" | null;
+      /** How the night's last part ended (scheduler_night.outcome). */
+      outcome: string | null;
+      /** The SQL runner took the night over after every attempt of the function was lost. */
+      fallback: boolean;
     }[];
   } | null;
   open_alerts: { job_name: string; slot: string; kind: string }[];
   alert_webhook: boolean;
   paused_jobs: { job_name: string; reason: string }[];
+  /** Enabled jobs pinned to their SQL runner (scheduler_nightly_job.runner = 'sql'). */
+  sql_pinned_jobs: { job_name: string; sql_runner: string }[];
   retention: { last_success_at: string | null; enabled: boolean };
 }
 

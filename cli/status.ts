@@ -8,6 +8,7 @@ export type HealthRow = Record<string, unknown> & { job_name: string };
 const HEALTH_COLUMNS = [
   { key: "job_name", title: "JOB" },
   { key: "state", title: "STATE" },
+  { key: "runner", title: "RUNNER" },
   { key: "last_status", title: "LAST" },
   { key: "last_started_at", title: "LAST RUN" },
   { key: "last_success_at", title: "LAST SUCCESS" },
@@ -22,10 +23,14 @@ const HEALTH_COLUMNS = [
 const RUN_COLUMNS = [
   { key: "started_at", title: "STARTED" },
   { key: "trigger", title: "TRIGGER" },
+  { key: "runner", title: "RUNNER" },
   { key: "slot", title: "NIGHT" },
   { key: "attempt", title: "TRY" },
   { key: "status", title: "STATUS" },
   { key: "duration_ms", title: "MS" },
+  { key: "cpu_ms", title: "CPU MS" },
+  { key: "peak_rss_mb", title: "PEAK MB" },
+  { key: "stop_reason", title: "STOPPED BY" },
   { key: "error_message", title: "ERROR" },
 ] as const;
 
@@ -50,7 +55,7 @@ export async function status(
 ): Promise<number> {
   const jobs = await api.rest<HealthRow[]>("scheduler_job_health?select=*&order=job_name");
   const runs = options.job === undefined ? undefined : await api.rest<Record<string, unknown>[]>(
-    `scheduler_execution_log?select=id,job_name,trigger,slot,attempt,status,started_at,finished_at,duration_ms,error_message` +
+    `scheduler_execution_log?select=id,job_name,trigger,runner,slot,attempt,status,started_at,finished_at,duration_ms,cpu_ms,peak_rss_mb,stop_reason,error_message` +
       `&job_name=eq.${options.job}&order=started_at.desc&limit=${options.limit}`,
   );
   if (options.json) {
@@ -61,6 +66,18 @@ export async function status(
   // The reasons do not fit a column: one line each under the table.
   for (const job of jobs.filter((j) => j.pause_reason)) {
     print(`${job.job_name} is paused: ${job.pause_reason}`);
+  }
+  for (const job of jobs.filter((j) => j.runner === "sql")) {
+    print(
+      `${job.job_name} is pinned to its SQL runner ${job.sql_runner}; back to the function: ` +
+        `update scheduler_nightly_job set runner = 'function' where job_name = '${job.job_name}'`,
+    );
+  }
+  for (const job of jobs.filter((j) => j.runner !== "sql" && j.runner_tonight === "sql")) {
+    print(
+      `${job.job_name}: tonight's work was done by its SQL runner ${job.sql_runner}: ` +
+        "every dispatch to the function was lost",
+    );
   }
   for (const job of jobs.filter((j) => Number(j.quarantined_needs_person ?? 0) > 0)) {
     print(
@@ -87,6 +104,7 @@ function displayHealth(row: HealthRow): Record<string, unknown> {
   return {
     ...row,
     state,
+    runner: runner(row),
     attempts: `${row.attempts_tonight ?? 0}/${row.max_attempts ?? "-"}`,
     // The night as one run of N parts, against the job's part cap.
     parts: `${row.parts_tonight ?? 0}/${row.max_parts ?? "-"}`,
@@ -97,6 +115,13 @@ function displayHealth(row: HealthRow): Record<string, unknown> {
       ? `after ${row.run_after} (${shortTime(next)})`
       : shortTime(next),
   };
+}
+
+/** The job's runner (pinned to sql, or the function), and who did tonight's work when another. */
+function runner(row: HealthRow): string {
+  const policy = row.runner === "sql" ? "sql (pinned)" : "function";
+  const tonight = row.runner_tonight ?? null;
+  return tonight !== null && tonight !== row.runner ? `${policy}; tonight ${tonight}` : policy;
 }
 
 /** "-" when nothing waits, else how many are retried nightly and how many need a person. */

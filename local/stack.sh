@@ -4,6 +4,8 @@
 #                                           (--demo-portal: also the demo Dynamics portal,
 #                                           with the function's HLF_DYNAMICS_* pointing at it)
 #   bash local/stack.sh down     stop what `up` started; keep the data
+#   bash local/stack.sh restart function   restart the function (its host and workers)
+#                                with the current environment (EDGE_RUNTIME_*, HLF_DYNAMICS_*)
 #   bash local/stack.sh status   show what runs
 #   bash local/stack.sh reset    down, then delete the database and local secrets
 # Ports and paths: local/platform.env. While up, .local/stack.env holds URLs and keys.
@@ -39,14 +41,14 @@ cmd_up() {
   start_function
   wait_http PostgREST /rest/v1/ "$LOGS/postgrest.log" gateway:gateway.ts "postgrest:$POSTGREST"
   wait_http "function nightly-scheduler" /functions/v1/nightly-scheduler "$LOGS/function.log" \
-    gateway:gateway.ts "function:deno run"
+    gateway:gateway.ts "function:function_host.ts"
   wait_worker
   say "stack is up: API $API_URL, DB $DB_URL (keys and secrets in .local/stack.env)"
 }
 
 cmd_down() {
   stop_bg demo_dataverse demo_dataverse.ts
-  stop_bg function "deno run"
+  stop_bg function function_host.ts
   stop_bg gateway gateway.ts
   stop_bg pg_net_worker pg_net_worker.ts
   stop_bg postgrest "$POSTGREST"
@@ -64,7 +66,7 @@ cmd_status() {
   for name in postgrest pg_net_worker gateway function demo_dataverse; do
     case $name in
       postgrest) match=$POSTGREST ;;
-      function) match="deno run" ;;
+      function) match=function_host.ts ;;
       *) match=$name.ts ;;
     esac
     if pid=$(running_pid "$name" "$match"); then
@@ -75,6 +77,16 @@ cmd_status() {
   done
   echo "rest via gateway: HTTP $(http_status /rest/v1/)"
   echo "function via gateway: HTTP $(http_status /functions/v1/nightly-scheduler)"
+}
+
+cmd_restart() {
+  [ "${1:-}" = "function" ] || { echo "usage: bash local/stack.sh restart function" >&2 && exit 2; }
+  [ -f "$LOCAL/stack.env" ] || fail "the stack is not up; run: bash local/stack.sh up"
+  mkdir -p "$LOGS" "$RUN"
+  write_env
+  start_function
+  wait_http "function nightly-scheduler" /functions/v1/nightly-scheduler "$LOGS/function.log" \
+    gateway:gateway.ts "function:function_host.ts"
 }
 
 cmd_reset() {
@@ -88,6 +100,7 @@ case "${1:-}" in
   up) cmd_up "${2:-}" ;;
   down) if [ "${2:-}" = "--purge" ]; then cmd_reset; else cmd_down; fi ;;
   status) cmd_status ;;
+  restart) cmd_restart "${2:-}" ;;
   reset) cmd_reset ;;
-  *) echo "usage: bash local/stack.sh up [--demo-portal]|down [--purge]|status|reset" >&2 && exit 2 ;;
+  *) echo "usage: bash local/stack.sh up [--demo-portal]|down [--purge]|restart function|status|reset" >&2 && exit 2 ;;
 esac

@@ -36,6 +36,8 @@ try {
     console.log(`    waiting for: ${open.map((j) => j.job_name).join(", ")}`);
     if (Date.now() - lastSweep >= SWEEP_EVERY_MS) {
       await sql`select * from public.scheduler_reconcile()`;
+      // The SQL runner's pg_cron job, on the same cadence: takes pinned and fallback dispatches.
+      await sql`call public.scheduler_run_sql_dispatches()`;
       lastSweep = Date.now();
     }
     await new Promise((resolve) => setTimeout(resolve, 2_000));
@@ -49,7 +51,7 @@ try {
     console.log(`    pg_net: ${r.job_name} attempt ${r.attempt}: ${outcome}`);
   }
   const rows = await sql`
-    select job_name, attempt, trigger, status, started_at, duration_ms, error_message, summary
+    select job_name, attempt, trigger, runner, status, started_at, duration_ms, error_message, summary
     from scheduler_execution_log where slot = ${slot}
     order by started_at, job_name`;
   console.log("==> scheduler_execution_log");
@@ -57,6 +59,7 @@ try {
     job_name: r.job_name,
     attempt: r.attempt,
     trigger: r.trigger,
+    runner: r.runner,
     status: r.status,
     started_at: r.started_at.toISOString(),
     duration_ms: r.duration_ms,

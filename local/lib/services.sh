@@ -40,22 +40,30 @@ start_gateway() {
     "$ROOT/local/gateway.ts"
 }
 
-# Always restarted, so it runs the current code. Its environment is what the edge
-# runtime injects plus HLF_DYNAMICS_* from the caller, nothing else. Deno uses the
-# function's own deno.json, as a deploy does; --no-lock keeps the stack from
-# writing a lockfile into supabase/functions.
+# Always restarted, so it runs the current code, under the hosted Edge Runtime's
+# limits: local/function_host.ts runs the function in workers that serve until a
+# limit (EDGE_RUNTIME_WALL_CLOCK_MS, EDGE_RUNTIME_CPU_TIME_MS, EDGE_RUNTIME_MEMORY_MB
+# and EDGE_RUNTIME_REQUEST_IDLE_TIMEOUT_MS from the caller; the paid plan's values
+# when unset; see local/README.md). The function's environment is what the edge
+# runtime injects plus HLF_DYNAMICS_* from the caller, nothing else. --no-lock keeps
+# the stack from writing a lockfile into supabase/functions. The host runs with
+# --allow-all (Deno reads another process's /proc only so); each worker with the
+# permissions the function had before (net, env, read).
 start_function() {
-  stop_bg function "deno run" >/dev/null
+  stop_bg function function_host.ts >/dev/null
   [ -f "$FUNCTION_ENTRY" ] || fail "function entry point $FUNCTION_ENTRY does not exist"
-  say "starting function nightly-scheduler on 127.0.0.1:$FN_PORT"
+  say "starting function nightly-scheduler on 127.0.0.1:$FN_PORT" \
+    "(limits: wall clock ${EDGE_RUNTIME_WALL_CLOCK_MS:-400000} ms, CPU ${EDGE_RUNTIME_CPU_TIME_MS:-2000} ms," \
+    "memory ${EDGE_RUNTIME_MEMORY_MB:-256} MB)"
   local passthrough=()
   while IFS= read -r var; do passthrough+=("$var=${!var}"); done \
-    < <(compgen -e | grep '^HLF_DYNAMICS_' || true)
+    < <(compgen -e | grep -E '^(HLF_DYNAMICS_|EDGE_RUNTIME_)' || true)
   start_bg function env -i PATH="$PATH" HOME="${HOME:-/root}" DENO_CERT="$DENO_CERT" NO_COLOR=1 \
     ${DENO_DIR:+DENO_DIR="$DENO_DIR"} PORT="$FN_PORT" SUPABASE_URL="$API_URL" \
     SUPABASE_ANON_KEY="$ANON_KEY" SUPABASE_SERVICE_ROLE_KEY="$SERVICE_ROLE_KEY" \
     SUPABASE_DB_URL="$DB_URL" SCHEDULER_ENVIRONMENT=local "${passthrough[@]}" \
-    "$DENO" run --no-lock --allow-net --allow-env --allow-read "$FUNCTION_ENTRY"
+    "$DENO" run --no-lock --allow-all \
+    "$ROOT/local/function_host.ts" "$FUNCTION_ENTRY"
 }
 
 wait_worker() {

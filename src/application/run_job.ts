@@ -11,6 +11,8 @@ import type { JobHandler, JobPayload, JobRegistry } from "../domain/job.ts";
 import { startHeartbeat } from "./lease_heartbeat.ts";
 import type { JobLock, StartOutcome } from "./ports/job_lock.ts";
 import type { Logger } from "./ports/logger.ts";
+import type { WorkerLifecycle } from "./ports/worker_lifecycle.ts";
+import type { RunCost } from "../domain/worker_stop.ts";
 import { retryWithin } from "./retry_within.ts";
 import { type BudgetOutcome, runWithinBudget } from "./run_within_budget.ts";
 
@@ -62,6 +64,8 @@ export interface RunJobDependencies {
   readonly sleep: Sleep;
   readonly newExecutionId: () => string;
   readonly settings: RunJobSettings;
+  /** The platform's worker: its limits, its end, what a run costs it. None: no limits known. */
+  readonly lifecycle?: WorkerLifecycle;
 }
 
 /** Runs one named job under its lease, inside try/catch and a time budget, and records how it went. */
@@ -180,6 +184,13 @@ export class RunJob {
       () => cancel.abort(new JobCancelledError(started.jobName)),
     );
     const timeout = new JobTimeoutError(started.jobName, budgetMs);
+    // The worker's wall clock may end before the run's budget: the job plans with the earlier.
+    const watch = this.#deps.lifecycle?.watch();
+    const wallLeftMs = watch?.wallClockLeftMs() ?? null;
+    const deadline = Math.min(
+      started.startedAt.getTime() + budgetMs,
+      wallLeftMs === null ? Infinity : clock.now().getTime() + wallLeftMs,
+    );
     let outcome: BudgetOutcome;
     try {
       outcome = await runWithinBudget(
@@ -189,23 +200,33 @@ export class RunJob {
           executionId: started.executionId,
           jobName: started.jobName,
           trigger: started.trigger,
-          deadline: new Date(started.startedAt.getTime() + budgetMs),
+          deadline: new Date(deadline),
           clock,
           logger,
         },
-        { budgetMs, abortGraceMs: settings.abortGraceMs, cancel: cancel.signal },
+        {
+          budgetMs,
+          abortGraceMs: settings.abortGraceMs,
+          cancel: cancel.signal,
+          stopping: watch?.signal,
+        },
         timeout,
       );
     } catch (error) {
+      watch?.dispose();
       await heartbeat.stop();
       throw error;
     }
+    const cost = watch?.cost() ?? null;
+    watch?.dispose();
     const record = cancel.signal.aborted && outcome.status !== "succeeded"
-      ? this.#cancelled(started, outcome, budgetMs, logger)
-      : this.#finish(started, outcome, budgetMs, timeout, logger);
+      ? this.#cancelled(started, outcome, budgetMs, logger, cost)
+      : this.#finish(started, outcome, budgetMs, timeout, logger, cost);
     // A handler that ignored its signal keeps the lease (and its heartbeat)
     // until it really stops, or until its lease grace is spent.
-    const stillRunning = outcome.status === "timed_out" ? outcome.stillRunning : null;
+    const stillRunning = outcome.status === "timed_out" || outcome.status === "stopped"
+      ? outcome.stillRunning
+      : null;
     if (stillRunning === null) await heartbeat.stop();
     try {
       await this.#write(record, stillRunning !== null, logger);
@@ -258,6 +279,7 @@ export class RunJob {
     outcome: BudgetOutcome,
     budgetMs: number,
     logger: Logger,
+    cost: RunCost | null,
   ): ExecutionRecord {
     const ignored = outcome.status === "timed_out";
     logger.warn("job.cancelled", { stopped_at_budget: ignored });
@@ -268,6 +290,7 @@ export class RunJob {
         ? `Cancelled by an operator; the job ignored it and was stopped at its ${budgetMs} ms budget`
         : "Cancelled by an operator; the job stopped at its next safe point",
       summary: outcome.summary,
+      cost,
     });
   }
 
@@ -277,14 +300,17 @@ export class RunJob {
     budgetMs: number,
     timeout: JobTimeoutError,
     logger: Logger,
+    cost: RunCost | null,
   ): ExecutionRecord {
     const finishedAt = this.#deps.clock.now();
+    if (cost?.stopReason) logger.warn("job.worker_stopping", { reason: cost.stopReason });
     switch (outcome.status) {
       case "succeeded":
         return finishedRecord(started, {
           status: "succeeded",
           finishedAt,
           summary: outcome.summary,
+          cost,
         });
       case "partial":
         // The database dispatches the next part when it records this end.
@@ -293,6 +319,7 @@ export class RunJob {
           status: "partial",
           finishedAt,
           summary: outcome.summary,
+          cost,
         });
       case "failed":
         logger.warn("job.failed", { error: describe(outcome.error) });
@@ -301,6 +328,16 @@ export class RunJob {
           finishedAt,
           errorMessage: describe(outcome.error),
           summary: outcome.summary,
+          cost,
+        });
+      case "stopped":
+        // The platform ends the worker: not the job's failure, and the row says which limit.
+        return finishedRecord(started, {
+          status: "failed",
+          finishedAt,
+          errorMessage: describe(outcome.error),
+          summary: outcome.summary,
+          cost,
         });
       case "timed_out":
         logger.warn("job.timed_out", {
@@ -312,6 +349,7 @@ export class RunJob {
           finishedAt,
           errorMessage: timeout.message,
           summary: outcome.summary,
+          cost,
         });
     }
   }

@@ -18,20 +18,40 @@ export type BudgetOutcome =
     readonly summary: JobSummary | null;
     /** Set when the handler ignored its signal and still runs; settles when it finally does. */
     readonly stillRunning: Promise<unknown> | null;
+  }
+  | {
+    /** The platform is stopping the worker and the job did not end with work left or done. */
+    readonly status: "stopped";
+    readonly error: unknown;
+    readonly summary: JobSummary | null;
+    readonly stillRunning: Promise<unknown> | null;
   };
 
+/** What bounds a run: its budget, the grace to stop, and the signals that end it early. */
+export interface BudgetLimits {
+  readonly budgetMs: number;
+  readonly abortGraceMs: number;
+  /** An operator's cancel; the budget still stops a job that ignores it. */
+  readonly cancel?: AbortSignal;
+  /** The platform is about to stop the worker (its reason names the limit). */
+  readonly stopping?: AbortSignal;
+}
+
 /**
- * Runs the handler with a signal that aborts after `budgetMs`, or earlier when
- * `limits.cancel` aborts (an operator's cancel; the budget still stops a job
- * that ignores it). A job that stops at its next safe point returns how far it
- * got, so it gets `abortGraceMs` more to hand that summary back; one that
- * ignores the signal is reported as still running.
+ * Runs the handler with a signal that aborts after `budgetMs`, earlier when
+ * `limits.cancel` aborts (an operator's cancel), or with `limits.stopping`'s
+ * reason when the platform is about to stop the worker. A job that stops at
+ * its next safe point returns how far it got, so it gets `abortGraceMs` more to
+ * hand that summary back; one that ignores the signal is reported as still
+ * running. A job stopped for the worker that returns work left is `partial`,
+ * one that finished is `succeeded`, anything else is `stopped` (not the job's
+ * own failure).
  */
 export async function runWithinBudget(
   handler: JobHandler,
   payload: JobPayload,
   context: Omit<JobContext, "signal">,
-  limits: { budgetMs: number; abortGraceMs: number; cancel?: AbortSignal },
+  limits: BudgetLimits,
   timeout: Error,
 ): Promise<BudgetOutcome> {
   const controller = new AbortController();
@@ -49,7 +69,7 @@ async function runUntil(
   handler: JobHandler,
   payload: JobPayload,
   context: Omit<JobContext, "signal">,
-  limits: { budgetMs: number; abortGraceMs: number },
+  limits: BudgetLimits,
   timeout: Error,
   controller: AbortController,
 ): Promise<BudgetOutcome> {
@@ -57,7 +77,27 @@ async function runUntil(
   const run = Promise.resolve().then(() =>
     handler(payload, { ...context, signal: controller.signal })
   );
-  let settled = await settleWithin(run, limits.budgetMs);
+  const stopping = limits.stopping;
+  let settled = await settleWithin(run, limits.budgetMs, stopping);
+  if (stopping?.aborted && settled === undefined) {
+    controller.abort(stopping.reason);
+    settled = await settleWithin(run, limits.abortGraceMs);
+    if (settled === undefined) {
+      return {
+        status: "stopped",
+        error: stopping.reason,
+        summary: null,
+        stillRunning: run.catch(() => undefined),
+      };
+    }
+    if (settled.ok) return settledOutcome(settled);
+    return {
+      status: "stopped",
+      error: stopping.reason,
+      summary: summaryOf(settled),
+      stillRunning: null,
+    };
+  }
   if (settled === undefined) {
     controller.abort(timeout);
     settled = await settleWithin(run, limits.abortGraceMs);
@@ -67,6 +107,10 @@ async function runUntil(
       stillRunning: settled === undefined ? run.catch(() => undefined) : null,
     };
   }
+  return settledOutcome(settled);
+}
+
+function settledOutcome(settled: Settled): BudgetOutcome {
   if (settled.ok && settled.value instanceof WorkRemains) {
     return { status: "partial", summary: settled.value.summary };
   }
@@ -84,13 +128,20 @@ function summaryOf(settled: Settled): JobSummary | null {
   return settled.error instanceof PartialRunError ? settled.error.summary : null;
 }
 
-/** How `promise` settled within `ms`, or undefined if it had not by then. */
+/** How `promise` settled within `ms` (and before `cut` aborted), or undefined if it had not by then. */
 async function settleWithin(
   promise: Promise<JobSummary | WorkRemains | void>,
   ms: number,
+  cut?: AbortSignal,
 ): Promise<Settled | undefined> {
   let timer: number | undefined;
-  const late = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms)));
+  let onCut: (() => void) | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    onCut = () => resolve(undefined);
+    if (cut?.aborted) resolve(undefined);
+    cut?.addEventListener("abort", onCut, { once: true });
+  });
   try {
     return await Promise.race([
       promise.then(
@@ -101,5 +152,6 @@ async function settleWithin(
     ]);
   } finally {
     clearTimeout(timer);
+    if (onCut) cut?.removeEventListener("abort", onCut);
   }
 }

@@ -1,7 +1,11 @@
 import type { Clock } from "./clock.ts";
+import { WorkerStoppingError } from "./worker_stop.ts";
 
-/** Why a batched job stopped before its work was done. */
-export type StopReason = "aborted" | "deadline";
+/**
+ * Why a batched job stopped before its work was done: its signal aborted, its
+ * deadline came, or the platform is stopping its worker (work left for a fresh one).
+ */
+export type StopReason = "aborted" | "deadline" | "worker_stopping";
 
 /** A pause that ends early (rejecting with the abort reason) when the signal aborts. */
 export type Sleep = (ms: number, signal: AbortSignal) => Promise<void>;
@@ -61,7 +65,9 @@ export class BatchPacer {
   /** Null when another batch may start, otherwise why not. */
   stopReason(): StopReason | null {
     const { signal, deadline, clock } = this.#run;
-    if (signal.aborted) return "aborted";
+    if (signal.aborted) {
+      return signal.reason instanceof WorkerStoppingError ? "worker_stopping" : "aborted";
+    }
     const now = clock.now().getTime();
     const latestStart = deadline.getTime() - this.#margin(now) - this.#longestMs;
     return now > latestStart ? "deadline" : null;
@@ -91,9 +97,13 @@ export class BatchPacer {
     return this.#marginMs ??= Math.min(this.#maxMarginMs, left / 4);
   }
 
-  /** Whether stopping now leaves work for a next part: the deadline stopped it after some progress. */
+  /**
+   * Whether stopping now leaves work for a next part: the deadline stopped it
+   * after some progress, or the worker is being stopped (the next part gets a
+   * fresh one; the job's part cap bounds a worker that never gets far).
+   */
   workRemains(stop: StopReason | null): boolean {
-    return stop === "deadline" && this.#batches > 0;
+    return (stop === "deadline" && this.#batches > 0) || stop === "worker_stopping";
   }
 
   /** Runs one batch and times it. */

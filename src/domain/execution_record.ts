@@ -1,10 +1,20 @@
+import type { RunCost } from "./worker_stop.ts";
+
 /**
  * How a run was started, as the database's dispatch record says: the nightly
  * schedule (cron), a same-night retry, a continuation, an operator's replay of
- * a night, a catch-up of a night missed in an outage, or anything without a
- * dispatch record (manual).
+ * a night, a catch-up of a night missed in an outage, the SQL runner's
+ * fallback (which the function only ever records as a duplicate), or anything
+ * without a dispatch record (manual).
  */
-export type Trigger = "cron" | "retry" | "continuation" | "replay" | "catch_up" | "manual";
+export type Trigger =
+  | "cron"
+  | "retry"
+  | "continuation"
+  | "replay"
+  | "catch_up"
+  | "fallback"
+  | "manual";
 
 /**
  * Every state a run can be recorded in. `lost` (a dispatch that never became a
@@ -41,6 +51,8 @@ export interface ExecutionRecord {
   readonly finishedAt: Date | null;
   readonly errorMessage: string | null;
   readonly summary: JobSummary | null;
+  /** What the run cost its worker (CPU, peak memory) and whether the platform stopped it. */
+  readonly cost?: RunCost | null;
 }
 
 /** The longest error message the log keeps; longer ones are cut so a runaway message cannot bloat a row. */
@@ -71,6 +83,7 @@ export function finishedRecord(
     finishedAt: Date;
     errorMessage?: string | null;
     summary?: JobSummary | null;
+    cost?: RunCost | null;
   },
 ): ExecutionRecord {
   return {
@@ -79,6 +92,7 @@ export function finishedRecord(
     finishedAt: outcome.finishedAt,
     errorMessage: truncateMessage(outcome.errorMessage ?? null),
     summary: outcome.summary ?? null,
+    cost: outcome.cost ?? null,
   };
 }
 

@@ -18,6 +18,8 @@ export interface SchedulerConfig {
   readonly abortGraceMs: number;
   readonly secretCacheMs: number;
   readonly port: number | undefined;
+  /** The Edge Runtime worker's limits (the plan's), which runs plan with. */
+  readonly workerLimits: { readonly wallClockMs: number; readonly cpuTimeMs: number };
 }
 
 const schema = z.object({
@@ -34,6 +36,9 @@ const schema = z.object({
   SCHEDULER_FINAL_WRITE_RETRY_MS: z.coerce.number().int().min(0).max(60_000).default(10_000),
   SCHEDULER_SECRET_CACHE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   PORT: z.coerce.number().int().min(1).max(65_535).optional(),
+  // The worker's limits on the paid plan (docs: functions/limits); the local host sets its own.
+  EDGE_RUNTIME_WALL_CLOCK_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(400_000),
+  EDGE_RUNTIME_CPU_TIME_MS: z.coerce.number().int().min(100).max(600_000).default(2_000),
 });
 
 /**
@@ -65,6 +70,10 @@ export function loadConfig(env: (name: string) => string | undefined): Scheduler
     abortGraceMs: c.SCHEDULER_ABORT_GRACE_MS,
     secretCacheMs: c.SCHEDULER_SECRET_CACHE_MS,
     port: c.PORT,
+    workerLimits: {
+      wallClockMs: c.EDGE_RUNTIME_WALL_CLOCK_MS,
+      cpuTimeMs: c.EDGE_RUNTIME_CPU_TIME_MS,
+    },
   };
 }
 

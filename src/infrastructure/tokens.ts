@@ -10,6 +10,7 @@ export const TOKENS = {
   SyncQuarantine: Symbol("SyncQuarantine"),
   RetentionStore: Symbol("RetentionStore"),
   JobRegistry: Symbol("JobRegistry"),
+  WorkerLifecycle: Symbol("WorkerLifecycle"),
   AuthorizeCaller: Symbol("AuthorizeCaller"),
   RunJob: Symbol("RunJob"),
 } as const;

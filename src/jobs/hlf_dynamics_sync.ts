@@ -12,6 +12,7 @@ import type { SyncQuarantine } from "../application/ports/sync_quarantine.ts";
 import { BatchPacer, type StopReason } from "../domain/batch_pacer.ts";
 import { DomainError, PartialRunError } from "../domain/errors.ts";
 import { type JobContext, type JobHandler, WorkRemains } from "../domain/job.ts";
+import { WorkerStoppingError } from "../domain/worker_stop.ts";
 import { ChangePages } from "./change_pages.ts";
 
 /** The ports the sync works through. */
@@ -169,6 +170,13 @@ export function hlfDynamicsSync(
       // Pages behind the failed one start nothing new; their requests in flight are let finish.
       halt.abort(new Error("An earlier page failed"));
       await Promise.allSettled(inFlight.map((p) => p.push));
+      if (context.signal.reason instanceof WorkerStoppingError) {
+        // The platform stops the worker mid-page: the cursor did not move past the pages under
+        // way, so the next part (in a fresh worker) resends at most those; upserts are idempotent.
+        stopped = "worker_stopping";
+        context.logger.info("hlf_dynamics_sync.stopped", { reason: stopped, cursor, ...counts });
+        return new WorkRemains(summary(false));
+      }
       if (soft.signal.aborted && !context.signal.aborted) {
         // The portal asked for a longer wait than this part has left: the next part waits on.
         stopped = "deadline";

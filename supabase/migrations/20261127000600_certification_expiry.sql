@@ -153,6 +153,101 @@ begin
 end;
 $$;
 
+-- The SQL runner of certification_expiry_check (issue 16): the job's work
+-- without the Edge Function, over the same two batch functions, in the same
+-- order (expire everything due, then each warning window in turn), with the
+-- same payload ({"windows_days": [30, 7], "batch_size": 25000}, each optional,
+-- the same limits) and the same summary. One call is ONE batch: the sweep's
+-- SQL runner (scheduler_run_sql_part, 20261202000200) calls it again with the
+-- state it returned, committing in between and stopping when its budget is
+-- spent, so no transaction holds more than one batch. p_state is null on a
+-- part's first call; work_remains is false once the last window is walked.
+-- Re-running with the same p_now changes nothing (the batch functions see to it).
+create function public.certification_expiry_check_sql(
+  p_now timestamptz,
+  p_payload jsonb,
+  p_state jsonb
+) returns table (state jsonb, summary jsonb, work_remains boolean)
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_payload jsonb := coalesce(p_payload, '{}');
+  v_windows integer[] := array[30, 7];
+  v_batch integer := 25000;
+  v_unknown text;
+  v_state jsonb := p_state;
+  v_window integer;
+  v_days integer;
+  v_expired record;
+  v_queued record;
+begin
+  select k into v_unknown from jsonb_object_keys(v_payload) k
+  where k not in ('windows_days', 'batch_size') limit 1;
+  if v_unknown is not null then
+    raise exception 'Invalid payload for job ''certification_expiry_check'': unknown payload field ''%''',
+      v_unknown using errcode = '22023';
+  end if;
+  if v_payload ? 'windows_days' then
+    if jsonb_typeof(v_payload -> 'windows_days') <> 'array'
+       or jsonb_array_length(v_payload -> 'windows_days') > 4
+       or exists (select from jsonb_array_elements(v_payload -> 'windows_days') e
+                  where jsonb_typeof(e) <> 'number' or e::numeric <> trunc(e::numeric)
+                     or e::numeric not between 1 and 365)
+       or (select count(distinct e::numeric) <> count(*)
+           from jsonb_array_elements(v_payload -> 'windows_days') e) then
+      raise exception 'Invalid payload for job ''certification_expiry_check'': ''windows_days'' must be '
+        'at most 4 distinct integers from 1 to 365, got ''%''', v_payload -> 'windows_days'
+        using errcode = '22023';
+    end if;
+    v_windows := array(select e::integer from jsonb_array_elements_text(v_payload -> 'windows_days') e);
+  end if;
+  if v_payload ? 'batch_size' then
+    if jsonb_typeof(v_payload -> 'batch_size') <> 'number'
+       or (v_payload ->> 'batch_size')::numeric <> trunc((v_payload ->> 'batch_size')::numeric)
+       or (v_payload ->> 'batch_size')::numeric not between 1 and 50000 then
+      raise exception 'Invalid payload for job ''certification_expiry_check'': ''batch_size'' must be an '
+        'integer from 1 to 50000, got ''%''', v_payload -> 'batch_size' using errcode = '22023';
+    end if;
+    v_batch := (v_payload ->> 'batch_size')::integer;
+  end if;
+
+  v_state := coalesce(v_state, jsonb_build_object(
+    'window', 0, 'expiring', true, 'after_expires_at', null, 'after_id', null, 'expired', 0,
+    'notices', coalesce((select jsonb_object_agg(d::text, 0) from unnest(v_windows) d), '{}')));
+  v_window := (v_state ->> 'window')::integer;
+  -- Expire first, so nothing past its date is warned about as "expiring soon".
+  if (v_state ->> 'expiring')::boolean then
+    -- The walk goes on from the previous batch's last row address (after_ctid).
+    select * into v_expired from public.certification_expire_batch(
+      p_now, v_batch, (v_state ->> 'after_ctid')::tid);
+    v_state := v_state || jsonb_build_object(
+      'expired', (v_state ->> 'expired')::integer + v_expired.expired,
+      'expiring', v_expired.more,
+      'after_ctid', case when v_expired.more then v_expired.last_ctid::text end);
+  elsif v_window < cardinality(v_windows) then
+    v_days := v_windows[v_window + 1];
+    select * into v_queued from public.certification_queue_expiry_notices_batch(
+      p_now, v_days, v_batch, (v_state ->> 'after_expires_at')::timestamptz,
+      (v_state ->> 'after_id')::uuid);
+    v_state := jsonb_set(v_state, array['notices', v_days::text],
+      to_jsonb((v_state -> 'notices' ->> v_days::text)::integer + v_queued.queued));
+    v_state := v_state || case when v_queued.more
+      then jsonb_build_object('after_expires_at', v_queued.last_expires_at, 'after_id', v_queued.last_id)
+      else jsonb_build_object('window', v_window + 1, 'after_expires_at', null, 'after_id', null) end;
+  end if;
+  return query select v_state,
+    jsonb_build_object(
+      'as_of', to_char(p_now at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+      'expired', (v_state ->> 'expired')::integer,
+      'notices', v_state -> 'notices'),
+    (v_state ->> 'expiring')::boolean or (v_state ->> 'window')::integer < cardinality(v_windows);
+end;
+$$;
+
+revoke all on function public.certification_expiry_check_sql(timestamptz, jsonb, jsonb)
+  from public, anon, authenticated, service_role;
+
 -- Supabase grants new functions in public to anon and authenticated by default.
 revoke all on function public.certification_expire_batch(timestamptz, integer, tid)
   from public, anon, authenticated;

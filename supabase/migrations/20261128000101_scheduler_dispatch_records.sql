@@ -42,7 +42,15 @@ alter table public.scheduler_nightly_job
   add constraint scheduler_nightly_job_one_start_rule check (run_at is null or run_after is null),
   add constraint scheduler_nightly_job_not_after_itself check (run_after <> job_name),
   add constraint scheduler_nightly_job_latest_start_needs_run_after
-    check (latest_start is null or run_after is not null);
+    check (latest_start is null or run_after is not null),
+  -- Who does the job's work: the Edge Function, or its SQL runner (issue 16;
+  -- the runners themselves are in 20261202000200_scheduler_sql_runner.sql).
+  add column runner text not null default 'function' check (runner in ('function', 'sql')),
+  add column sql_runner text check (sql_runner ~ '^[a-z0-9_]{1,63}$'),
+  add column no_sql_runner_reason text,
+  add constraint scheduler_nightly_job_sql_needs_runner check (runner = 'function' or sql_runner is not null),
+  add constraint scheduler_nightly_job_sql_runner_or_reason
+    check (sql_runner is null or no_sql_runner_reason is null);
 
 comment on column public.scheduler_nightly_job.pause_reason is
   'Non-null: the job is paused (not dispatched), and this says why.';
@@ -58,6 +66,13 @@ comment on column public.scheduler_nightly_job.catch_up is
   'Nights never dispatched: none, latest (the most recent, once) or all (oldest first) within catch_up_window.';
 comment on column public.scheduler_nightly_job.retry_backoff_ms is
   'Wait before attempt 2; doubles for each further attempt.';
+comment on column public.scheduler_nightly_job.runner is
+  'function: dispatched to the Edge Function through pg_net (the SQL runner is the fallback when '
+  'every attempt is lost); sql: pinned to its SQL runner, run by the sweep with no HTTP call.';
+comment on column public.scheduler_nightly_job.sql_runner is
+  'The job''s SQL runner: a function public.<name>(p_now, p_payload, p_state) doing one batch; null: none.';
+comment on column public.scheduler_nightly_job.no_sql_runner_reason is
+  'Why the job has no SQL runner (it cannot run without the function).';
 
 -- The sync reads what the expiry check changed the same night.
 update public.scheduler_nightly_job
@@ -70,7 +85,8 @@ create table public.scheduler_dispatch (
   job_name text not null check (job_name ~ '^[a-z0-9_]{1,64}$'),
   slot date not null,
   attempt integer not null check (attempt between 1 and 100),
-  kind text not null check (kind in ('cron', 'retry', 'continuation', 'replay', 'catch_up')),
+  -- fallback: the SQL runner taking over a slot whose every attempt was lost.
+  kind text not null check (kind in ('cron', 'retry', 'continuation', 'replay', 'catch_up', 'fallback')),
   previous_execution_id uuid,
   request_id bigint,
   created_at timestamptz not null default now(),
@@ -81,6 +97,10 @@ create table public.scheduler_dispatch (
   lost_reason text,
   -- What the job is sent; a retry or a continuation resends the first attempt's payload.
   payload jsonb not null default '{}',
+  -- Who takes it: the function (posted through pg_net) or the SQL runner (taken
+  -- by the sweep, never posted), and why the SQL runner when it is.
+  runner text not null default 'function' check (runner in ('function', 'sql')),
+  runner_reason text,
   -- replay: who asked for it (the operator's name) and why.
   requested_by text check (pg_catalog.length(requested_by) <= 200),
   reason text check (pg_catalog.length(reason) <= 500),
@@ -109,9 +129,12 @@ alter table public.scheduler_execution_log
   -- An operator's cancel (scheduler_cancel): the run's heartbeat reads it.
   add column cancel_requested_at timestamptz,
   add column cancel_requested_by text check (pg_catalog.length(cancel_requested_by) <= 200),
+  -- Which runner did (or was to do) the work, copied from the dispatch; manual runs are the function's.
+  add column runner text not null default 'function' check (runner in ('function', 'sql')),
+  add column runner_reason text,
   drop constraint scheduler_execution_log_trigger_check,
   add constraint scheduler_execution_log_trigger_check
-    check (trigger in ('cron', 'retry', 'continuation', 'replay', 'catch_up', 'manual')),
+    check (trigger in ('cron', 'retry', 'continuation', 'replay', 'catch_up', 'fallback', 'manual')),
   drop constraint scheduler_execution_log_status_check,
   add constraint scheduler_execution_log_status_check
     check (status in ('running', 'succeeded', 'failed', 'skipped', 'timed_out', 'lost', 'duplicate')),

@@ -71,7 +71,11 @@ $$;
 
 -- Records one dispatch of p_job_name for p_slot and posts it through pg_net.
 -- The one path that creates dispatch records (cron, retry, continuation,
--- replay, catch_up); a replay carries who asked for it and why.
+-- replay, catch_up, fallback); a replay carries who asked for it and why. A
+-- dispatch for the job's SQL runner (issue 16: the job is pinned to it, the
+-- dispatch is the fallback of a slot whose attempts were all lost, or it
+-- continues a part the SQL runner ran) is recorded only: the SQL runner's
+-- pg_cron job takes it (20261202000200), so it needs neither pg_net nor Vault.
 create function public.scheduler_enqueue_dispatch(
   p_job_name text,
   p_slot date,
@@ -91,7 +95,33 @@ declare
   v_url text;
   v_secret text;
   v_request bigint;
+  v_runner text := 'function';
+  v_reason text;
 begin
+  if p_kind = 'fallback' then
+    v_runner := 'sql';
+    v_reason := format('Fallback: every attempt of the night was lost, so the function never ran it '
+      '(last: %s)', (select d.lost_reason from public.scheduler_dispatch d
+                     where d.job_name = p_job_name and d.slot = p_slot and d.outcome = 'lost'
+                     order by d.created_at desc limit 1));
+  elsif exists (select from public.scheduler_nightly_job j
+                where j.job_name = p_job_name and j.runner = 'sql') then
+    v_runner := 'sql';
+    v_reason := 'Pinned: scheduler_nightly_job.runner is ''sql''';
+  elsif p_kind = 'continuation' then
+    -- The next part goes to the runner that ran the part before.
+    select x.runner, x.runner_reason into v_runner, v_reason
+    from public.scheduler_execution_log x where x.id = p_previous_execution_id;
+    v_runner := coalesce(v_runner, 'function');
+  end if;
+  insert into public.scheduler_dispatch
+    (id, job_name, slot, attempt, kind, previous_execution_id, payload, requested_by, reason,
+     runner, runner_reason)
+  values (v_id, p_job_name, p_slot, p_attempt, p_kind, p_previous_execution_id,
+    coalesce(p_payload, '{}'), p_requested_by, p_reason, v_runner, v_reason);
+  if v_runner = 'sql' then
+    return v_id;
+  end if;
   select decrypted_secret into v_url from vault.decrypted_secrets
   where name = 'nightly_scheduler_url';
   select decrypted_secret into v_secret from vault.decrypted_secrets
@@ -100,10 +130,6 @@ begin
     raise exception 'nightly-scheduler is not configured: Vault needs the secrets '
       'nightly_scheduler_url and nightly_scheduler_secret';
   end if;
-  insert into public.scheduler_dispatch
-    (id, job_name, slot, attempt, kind, previous_execution_id, payload, requested_by, reason)
-  values (v_id, p_job_name, p_slot, p_attempt, p_kind, p_previous_execution_id,
-    coalesce(p_payload, '{}'), p_requested_by, p_reason);
   -- 10 s covers a cold start and the acknowledgement (p99 well under 100 ms
   -- warm); the run itself goes on after the answer.
   v_request := net.http_post(

@@ -7,7 +7,9 @@
 
 -- Closes a run whose lease lapsed (its isolate died, or its final write never
 -- arrived) as timed_out, ending at its last heartbeat: the last instant it is
--- known to have been alive. Frees its lease. The one place this is decided:
+-- known to have been alive, with stop_reason 'worker_lost' (the sweep retries
+-- it without the failure backoff: a dead worker is not the job's failure).
+-- Frees its lease. The one place this is decided:
 -- the lease takeover in scheduler_start_run and the sweep both call it.
 create function public.scheduler_close_dead_run(p_execution_id uuid)
 returns boolean
@@ -19,6 +21,7 @@ declare
 begin
   update public.scheduler_execution_log
   set status = 'timed_out',
+      stop_reason = 'worker_lost',
       finished_at = greatest(started_at, coalesce(heartbeat_at, started_at)),
       error_message = 'The run stopped renewing its lease before it recorded its end; '
         'the function was probably stopped. finished_at is its last heartbeat'
@@ -44,6 +47,9 @@ $$;
 -- only runs since the slot's latest replay count); a live lease makes it skipped; otherwise the lease is taken
 -- and the row written as running, started no earlier than the last run ended.
 -- p_unknown_job_message records a failed run without a lease (no handler).
+-- p_runner: who calls, the function or the sweep's SQL runner (issue 16); a
+-- dispatch meant for the other runner is not run (and stays for its own),
+-- so a replayed id cannot make the function take the SQL runner's slot.
 -- status: running | skipped | duplicate | failed | refused (manual not allowed; nothing written).
 create function public.scheduler_start_run(
   p_execution_id uuid,
@@ -52,7 +58,8 @@ create function public.scheduler_start_run(
   p_now timestamptz,
   p_lease_ttl_ms integer,
   p_allow_manual boolean,
-  p_unknown_job_message text default null
+  p_unknown_job_message text default null,
+  p_runner text default 'function'
 ) returns table (
   status text,
   trigger text,
@@ -93,7 +100,11 @@ begin
     return;
   end if;
 
-  if v_dispatch.id is not null and v_dispatch.outcome is not null then
+  if v_dispatch.id is not null and v_dispatch.runner <> p_runner then
+    v_status := 'duplicate';
+    v_message := format('Dispatch ''%s'' is for the %s runner; this delivery by the %s did not run the job',
+      v_dispatch.id, v_dispatch.runner, p_runner);
+  elsif v_dispatch.id is not null and v_dispatch.outcome is not null then
     v_status := 'duplicate';
     v_message := format('Dispatch ''%s'' was already %s; this delivery did not run the job',
       v_dispatch.id, case v_dispatch.outcome when 'lost' then 'recorded lost' else 'used' end);
@@ -137,14 +148,14 @@ begin
 
   insert into public.scheduler_execution_log as x (
     id, job_name, trigger, status, started_at, finished_at, error_message,
-    dispatch_id, slot, attempt, previous_execution_id, heartbeat_at
+    dispatch_id, slot, attempt, previous_execution_id, heartbeat_at, runner, runner_reason
   ) values (
     p_execution_id, p_job_name, v_trigger, v_status, v_started,
     case when v_status = 'running' then null else v_started end, v_message,
     v_dispatch.id, v_dispatch.slot, v_dispatch.attempt, v_dispatch.previous_execution_id,
-    case when v_status = 'running' then v_started end
+    case when v_status = 'running' then v_started end, p_runner, v_dispatch.runner_reason
   );
-  if v_dispatch.id is not null and v_dispatch.outcome is null then
+  if v_dispatch.id is not null and v_dispatch.outcome is null and v_dispatch.runner = p_runner then
     update public.scheduler_dispatch d
     set execution_id = p_execution_id, outcome = 'delivered'
     where d.id = v_dispatch.id;
@@ -190,7 +201,9 @@ $$;
 -- dispatch of every job that runs after this one. Idempotent, so a retried call
 -- whose first try committed changes nothing. p_keep_lease: the handler ignored
 -- its signal and still runs, so the lease stays (heartbeats go on) until a
--- later call without it, made when the handler stops.
+-- later call without it, made when the handler stops. p_cost: what the run
+-- cost its worker, {"cpu_ms", "peak_rss_mb", "stop_reason"} (each may be
+-- null; stop_reason when the Edge Runtime stopped or was stopping the worker).
 create function public.scheduler_finish_run(
   p_execution_id uuid,
   p_job_name text,
@@ -198,7 +211,8 @@ create function public.scheduler_finish_run(
   p_finished_at timestamptz,
   p_error_message text,
   p_summary jsonb,
-  p_keep_lease boolean default false
+  p_keep_lease boolean default false,
+  p_cost jsonb default null
 ) returns void
 language plpgsql
 security definer
@@ -214,7 +228,10 @@ begin
   set status = p_status,
       finished_at = greatest(p_finished_at, x.started_at),
       error_message = p_error_message,
-      summary = p_summary
+      summary = p_summary,
+      cpu_ms = (p_cost ->> 'cpu_ms')::integer,
+      peak_rss_mb = (p_cost ->> 'peak_rss_mb')::integer,
+      stop_reason = p_cost ->> 'stop_reason'
   where x.id = p_execution_id and x.job_name = p_job_name and x.status = 'running'
   returning x.slot into v_slot;
   if not p_keep_lease then

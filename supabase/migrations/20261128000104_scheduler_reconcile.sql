@@ -28,6 +28,9 @@ declare
   v_reason text;
   v_lost_id uuid;
   v_end timestamptz;
+  v_retry_at timestamptz;
+  v_window_end timestamptz;
+  v_stop text;
 begin
   -- One sweep at a time; a second caller finds the work being done.
   if not pg_try_advisory_xact_lock(hashtext('scheduler_reconcile')) then
@@ -55,9 +58,18 @@ begin
     for update skip locked
   loop
     v_reason := null;
+    -- (issue 16) The SQL runner's dispatches are never posted: the sweep's SQL
+    -- runner takes them within a minute unless its pg_cron job is not running.
+    if v_row.runner = 'sql' then
+      continue when v_row.created_at >= p_now - greatest(p_lost_after, interval '10 minutes');
+      v_reason := format('The SQL runner did not take the dispatch within %s: is the pg_cron job '
+        'nightly-scheduler-sql-runner active?', greatest(p_lost_after, interval '10 minutes'));
+    end if;
     select r.status_code, r.timed_out, r.error_msg, r.created into v_response
     from net._http_response r where r.id = v_row.request_id;
-    if found then
+    if v_reason is not null then
+      null;
+    elsif found then
       if v_response.timed_out then
         v_reason := 'pg_net timed out before the function acknowledged the dispatch';
       elsif v_response.status_code is null then
@@ -76,12 +88,13 @@ begin
     v_lost_id := gen_random_uuid();
     insert into public.scheduler_execution_log (
       id, job_name, trigger, status, started_at, finished_at, error_message,
-      dispatch_id, slot, attempt, previous_execution_id
+      dispatch_id, slot, attempt, previous_execution_id, runner, runner_reason
     ) values (
       v_lost_id, v_row.job_name, v_row.kind, 'lost', v_row.created_at,
       greatest(v_row.created_at,
         coalesce(v_response.created, least(p_now, v_row.created_at + p_lost_after))), v_reason,
-      v_row.id, v_row.slot, v_row.attempt, v_row.previous_execution_id
+      v_row.id, v_row.slot, v_row.attempt, v_row.previous_execution_id, v_row.runner,
+      v_row.runner_reason
     );
     update public.scheduler_dispatch
     set outcome = 'lost', lost_reason = v_reason, execution_id = v_lost_id
@@ -90,16 +103,22 @@ begin
   end loop;
 
   -- 3. Retries: the latest attempt of a recent slot ended without success,
-  -- attempts and window remain, and its backoff has passed.
+  -- attempts and window remain, and its backoff has passed. (issue 16) A slot
+  -- whose every attempt was lost, of a job with a SQL runner, goes to that
+  -- runner once when no function attempt can follow in time (attempts spent,
+  -- or the next one due within 15 minutes of the window's end, leaving the
+  -- SQL runner time to do the night's work), and nothing retries it after.
   for v_row in
-    select distinct on (d.job_name, d.slot) d.*, j.max_attempts, j.retry_backoff_ms
+    select distinct on (d.job_name, d.slot) d.*, j.max_attempts, j.retry_backoff_ms,
+      j.runner as job_runner, j.sql_runner
     from public.scheduler_dispatch d
     join public.scheduler_nightly_job j on j.job_name = d.job_name
     where d.slot >= v_today - 1 and j.enabled and j.pause_reason is null
     order by d.job_name, d.slot, d.attempt desc, d.created_at desc
   loop
-    continue when v_row.outcome is null or v_row.attempt >= v_row.max_attempts;
-    -- An operator's replay and a catch-up run once; a cancelled run is not retried.
+    continue when v_row.outcome is null;
+    -- An operator's replay and a catch-up run once (nor do they fall back to
+    -- the SQL runner); a cancelled run is not retried.
     continue when v_row.kind in ('replay', 'catch_up') or exists (
       select from public.scheduler_execution_log x
       where x.id = v_row.execution_id and x.status = 'cancelled');
@@ -110,11 +129,32 @@ begin
       where x.job_name = v_row.job_name and x.slot = v_row.slot
         and x.status in ('running', 'succeeded')
     );
-    select x.finished_at into v_end from public.scheduler_execution_log x
+    continue when exists (select from public.scheduler_dispatch d
+                          where d.job_name = v_row.job_name and d.slot = v_row.slot
+                            and d.kind = 'fallback');
+    select x.finished_at, x.stop_reason into v_end, v_stop from public.scheduler_execution_log x
     where x.id = v_row.execution_id;
-    continue when p_now < coalesce(v_end, v_row.created_at)
-      + make_interval(secs => v_row.retry_backoff_ms / 1000.0 * 2 ^ (v_row.attempt - 1));
-    continue when p_now >= public.scheduler_slot_window_end(v_row.job_name, v_row.slot);
+    -- A run whose worker died (closed at its lapsed lease) did not fail: no backoff.
+    v_retry_at := coalesce(v_end, v_row.created_at)
+      + make_interval(secs => case when v_stop = 'worker_lost' then 0
+          else v_row.retry_backoff_ms / 1000.0 * 2 ^ (v_row.attempt - 1) end);
+    v_window_end := public.scheduler_slot_window_end(v_row.job_name, v_row.slot);
+    if v_row.sql_runner is not null and v_row.job_runner = 'function' and p_now < v_window_end
+       and (v_row.attempt >= v_row.max_attempts
+            or v_retry_at >= v_window_end - interval '15 minutes')
+       and not exists (select from public.scheduler_execution_log x
+                       where x.job_name = v_row.job_name and x.slot = v_row.slot
+                         and x.status <> 'lost') then
+      perform public.scheduler_enqueue_dispatch(
+        v_row.job_name, v_row.slot, 'fallback', v_row.attempt, v_row.execution_id, v_row.payload
+      );
+      perform public.scheduler_alert_sql_fallback(v_row.job_name, v_row.slot, p_now);
+      v_retried := v_retried + 1;
+      continue;
+    end if;
+    continue when v_row.attempt >= v_row.max_attempts;
+    continue when p_now < v_retry_at;
+    continue when p_now >= v_window_end;
     perform public.scheduler_enqueue_dispatch(
       v_row.job_name, v_row.slot, 'retry', v_row.attempt + 1, v_row.execution_id, v_row.payload
     );
@@ -143,16 +183,16 @@ $$;
 
 -- The function (service role) starts, renews and finishes runs; everything
 -- that posts requests or sweeps is for postgres (pg_cron, operators) alone.
-revoke all on function public.scheduler_start_run(uuid, text, uuid, timestamptz, integer, boolean, text)
+revoke all on function public.scheduler_start_run(uuid, text, uuid, timestamptz, integer, boolean, text, text)
   from public, anon, authenticated;
 revoke all on function public.scheduler_heartbeat(uuid, text, timestamptz, integer)
   from public, anon, authenticated;
-revoke all on function public.scheduler_finish_run(uuid, text, text, timestamptz, text, jsonb, boolean)
+revoke all on function public.scheduler_finish_run(uuid, text, text, timestamptz, text, jsonb, boolean, jsonb)
   from public, anon, authenticated;
-grant execute on function public.scheduler_start_run(uuid, text, uuid, timestamptz, integer, boolean, text)
+grant execute on function public.scheduler_start_run(uuid, text, uuid, timestamptz, integer, boolean, text, text)
   to service_role;
 grant execute on function public.scheduler_heartbeat(uuid, text, timestamptz, integer) to service_role;
-grant execute on function public.scheduler_finish_run(uuid, text, text, timestamptz, text, jsonb, boolean)
+grant execute on function public.scheduler_finish_run(uuid, text, text, timestamptz, text, jsonb, boolean, jsonb)
   to service_role;
 revoke all on function public.scheduler_close_dead_run(uuid)
   from public, anon, authenticated, service_role;

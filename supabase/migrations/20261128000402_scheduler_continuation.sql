@@ -80,13 +80,17 @@ select x.job_name,
        (array_agg(x.status order by x.started_at desc, x.finished_at desc nulls first)
          filter (where x.status not in ('skipped', 'duplicate')))[1] as outcome,
        min(x.started_at) as started_at,
-       max(x.finished_at) as finished_at
+       max(x.finished_at) as finished_at,
+       -- (issue 16) who did the night's work: the runner of its last working part.
+       (array_agg(x.runner order by x.started_at desc, x.finished_at desc nulls first)
+         filter (where x.status in ('running', 'partial', 'succeeded', 'failed', 'timed_out')))[1]
+         as runner
 from public.scheduler_execution_log x
 where x.slot is not null
 group by x.job_name, x.slot;
 
 comment on view public.scheduler_night is
-  'Each job''s night as one run: its parts and attempts, and how the last part ended.';
+  'Each job''s night as one run: its parts and attempts, how the last part ended, and which runner did it.';
 
 revoke all on public.scheduler_night from public, anon, authenticated;
 grant select on public.scheduler_night to service_role;

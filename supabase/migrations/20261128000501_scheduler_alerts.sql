@@ -16,6 +16,13 @@
 -- for a person it has one open 'quarantined' alert (raised once, with the UTC
 -- day as its slot; resolved by no run, once none waits), which is not a failed
 -- night; other alerts carry quarantined_needs_person, kept current while open.
+--
+-- SQL runner (issue 16): a night whose every attempt was lost and that its
+-- job's SQL runner took over raises one 'sql_fallback' alert (the night ran
+-- without the function; raised by the sweep when it hands the slot over,
+-- scheduler_alert_sql_fallback in 20261202000200). It is not a failed night and
+-- does not take the night's place for a failure alert; the next run of the job
+-- through the function that succeeds resolves it.
 
 alter table public.scheduler_nightly_job
   add column pause_after_failed_nights integer default 3
@@ -34,7 +41,8 @@ create table public.scheduler_alert (
   job_name text not null,
   slot date not null,
   kind text not null
-    check (kind in ('failed', 'timed_out', 'lost', 'missed', 'overran', 'unfinished', 'quarantined')),
+    check (kind in ('failed', 'timed_out', 'lost', 'missed', 'overran', 'unfinished', 'quarantined',
+                    'sql_fallback')),
   last_status text,
   last_error text,
   attempts integer not null,
@@ -60,10 +68,13 @@ comment on table public.scheduler_alert is
 comment on column public.scheduler_alert.quarantined_needs_person is
   'Quarantined records of this job waiting for a person (kept current while the alert is open).';
 
--- One alert per job and night, never two (as before), the quarantine aside;
--- and at most one open quarantine alert per job.
+-- One alert per job and night, never two (as before), the quarantine and the
+-- SQL runner's fallback aside; at most one open quarantine alert per job, and
+-- one fallback alert per job and night.
 create unique index scheduler_alert_once on public.scheduler_alert (job_name, slot)
-  where kind <> 'quarantined';
+  where kind not in ('quarantined', 'sql_fallback');
+create unique index scheduler_alert_sql_fallback_once on public.scheduler_alert (job_name, slot)
+  where kind = 'sql_fallback';
 create unique index scheduler_alert_quarantined_open on public.scheduler_alert (job_name)
   where kind = 'quarantined' and resolved_at is null;
 
@@ -87,7 +98,7 @@ set search_path = ''
 as $$
   select count(*)::integer from public.scheduler_alert a
   where a.job_name = p_job_name and a.resolved_at is null and a.slot <= p_slot
-    and a.kind <> 'quarantined'
+    and a.kind not in ('quarantined', 'sql_fallback')
     and a.slot > coalesce((
       select max(x.slot) from public.scheduler_execution_log x
       where x.job_name = p_job_name and x.status = 'succeeded' and x.slot <= p_slot
@@ -231,12 +242,32 @@ begin
         where x.job_name = a.job_name and x.slot = a.slot and x.status = 'succeeded'
         order by x.started_at limit 1
       )
-  where a.resolved_at is null and a.kind <> 'quarantined'
+  where a.resolved_at is null and a.kind not in ('quarantined', 'sql_fallback')
     and exists (
       select from public.scheduler_execution_log x
       where x.job_name = a.job_name and x.slot = a.slot and x.status = 'succeeded'
     );
   get diagnostics v_resolved = row_count;
+  -- A night the SQL runner took over stays flagged until the function runs the
+  -- job successfully again (any night, after the alert was raised).
+  with back as (
+    update public.scheduler_alert a
+    set resolved_at = p_now,
+        resolved_by = (
+          select x.id from public.scheduler_execution_log x
+          where x.job_name = a.job_name and x.runner = 'function' and x.status = 'succeeded'
+            and x.started_at > a.raised_at
+          order by x.started_at limit 1
+        )
+    where a.resolved_at is null and a.kind = 'sql_fallback'
+      and exists (
+        select from public.scheduler_execution_log x
+        where x.job_name = a.job_name and x.runner = 'function' and x.status = 'succeeded'
+          and x.started_at > a.raised_at
+      )
+    returning 1
+  )
+  select v_resolved + count(*) into v_resolved from back;
 
   for v_job in
     select j.* from public.scheduler_nightly_job j
@@ -257,7 +288,7 @@ begin
       continue when public.scheduler_slot_due_at(v_job.job_name, v_slot) < v_job.alerts_from;
       continue when exists (select from public.scheduler_alert a
                             where a.job_name = v_job.job_name and a.slot = v_slot
-                              and a.kind <> 'quarantined');
+                              and a.kind not in ('quarantined', 'sql_fallback'));
       continue when exists (select from public.scheduler_execution_log x
                             where x.job_name = v_job.job_name and x.slot = v_slot
                               and x.status = 'succeeded');
@@ -296,7 +327,7 @@ begin
          quarantined_needs_person)
       values (v_job.job_name, v_slot, v_kind, v_last.status, left(v_error, 2000), v_attempts, p_now,
         v_waiting)
-      on conflict (job_name, slot) where kind <> 'quarantined' do nothing
+      on conflict (job_name, slot) where kind not in ('quarantined', 'sql_fallback') do nothing
       returning id into v_alert_id;
       continue when v_alert_id is null;
       v_raised := v_raised + 1;

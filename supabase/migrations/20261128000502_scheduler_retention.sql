@@ -112,6 +112,65 @@ as $$
   select target, keep_days from public.scheduler_retention_policy order by target;
 $$;
 
+-- The SQL runner of scheduler_retention (issue 16): the job's work without the
+-- Edge Function, over the same scheduler_purge_batch, target by target in the
+-- same order, with the same payload ({"batch_size": n}, 1-50000, default 5000)
+-- and summary. One call is ONE batch (see certification_expiry_check_sql for
+-- the contract: the sweep's SQL runner commits between calls and keeps the
+-- budget); a target is done when a batch deletes fewer rows than it may.
+create function public.scheduler_retention_sql(
+  p_now timestamptz,
+  p_payload jsonb,
+  p_state jsonb
+) returns table (state jsonb, summary jsonb, work_remains boolean)
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_payload jsonb := coalesce(p_payload, '{}');
+  v_batch integer := 5000;
+  v_unknown text;
+  v_targets text[] := array(select t.target from public.scheduler_retention_targets() t);
+  v_state jsonb := coalesce(p_state, jsonb_build_object('target', 0, 'deleted', '{}'::jsonb));
+  v_index integer := (v_state ->> 'target')::integer;
+  v_target text;
+  v_deleted integer;
+begin
+  select k into v_unknown from jsonb_object_keys(v_payload) k where k <> 'batch_size' limit 1;
+  if v_unknown is not null then
+    raise exception 'Invalid payload for job ''scheduler_retention'': unknown payload field ''%''',
+      v_unknown using errcode = '22023';
+  end if;
+  if v_payload ? 'batch_size' then
+    if jsonb_typeof(v_payload -> 'batch_size') <> 'number'
+       or (v_payload ->> 'batch_size')::numeric <> trunc((v_payload ->> 'batch_size')::numeric)
+       or (v_payload ->> 'batch_size')::numeric not between 1 and 50000 then
+      raise exception 'Invalid payload for job ''scheduler_retention'': ''batch_size'' must be an '
+        'integer from 1 to 50000, got ''%''', v_payload -> 'batch_size' using errcode = '22023';
+    end if;
+    v_batch := (v_payload ->> 'batch_size')::integer;
+  end if;
+
+  if v_index < cardinality(v_targets) then
+    v_target := v_targets[v_index + 1];
+    v_deleted := public.scheduler_purge_batch(v_target, p_now, v_batch);
+    v_state := jsonb_set(v_state, array['deleted', v_target],
+      to_jsonb(coalesce((v_state -> 'deleted' ->> v_target)::integer, 0) + v_deleted));
+    if v_deleted < v_batch then
+      v_state := v_state || jsonb_build_object('target', v_index + 1);
+    end if;
+  end if;
+  return query select v_state,
+    jsonb_build_object(
+      'as_of', to_char(p_now at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+      'deleted', v_state -> 'deleted'),
+    (v_state ->> 'target')::integer < cardinality(v_targets);
+end;
+$$;
+
+revoke all on function public.scheduler_retention_sql(timestamptz, jsonb, jsonb)
+  from public, anon, authenticated, service_role;
+
 revoke all on function public.scheduler_purge_batch(text, timestamptz, integer)
   from public, anon, authenticated;
 revoke all on function public.scheduler_retention_targets() from public, anon, authenticated;

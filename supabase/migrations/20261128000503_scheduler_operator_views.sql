@@ -67,11 +67,18 @@ select
   coalesce(night.parts, 0) as parts_tonight,
   j.max_parts,
   coalesce(q.retrying, 0) as quarantined_retrying,
-  coalesce(q.needs_person, 0) as quarantined_needs_person
+  coalesce(q.needs_person, 0) as quarantined_needs_person,
+  -- (issue 16) the runners: the policy, the job's SQL runner (or why it has
+  -- none), who ran the last run, and who did tonight's work.
+  j.runner,
+  j.sql_runner,
+  j.no_sql_runner_reason,
+  last_run.runner as last_runner,
+  night.runner as runner_tonight
 from public.scheduler_nightly_job j
 left join public.scheduler_nightly_job p on p.job_name = j.run_after
 left join lateral (
-  select l.status, l.started_at, l.finished_at, l.error_message
+  select l.status, l.started_at, l.finished_at, l.error_message, l.runner
   from public.scheduler_execution_log l
   where l.job_name = j.job_name and l.status <> 'duplicate'
   order by l.started_at desc
@@ -82,7 +89,7 @@ left join public.scheduler_night night
 left join public.scheduler_sync_quarantine_status q on q.sync_name = j.job_name;
 
 comment on view public.scheduler_job_health is
-  'One row per nightly job: state, last run, last success, failed nights in a row, attempts and parts tonight, next run, open alerts, quarantined records waiting.';
+  'One row per nightly job: state, last run, last success, failed nights in a row, attempts and parts tonight, next run, open alerts, quarantined records waiting, runners.';
 
 revoke all on public.scheduler_job_health from public, anon, authenticated;
 grant select on public.scheduler_job_health to service_role;
@@ -144,14 +151,28 @@ begin
           'job_name', j.job_name,
           'dispatched', (select count(*) from public.scheduler_dispatch d
                          where d.job_name = j.job_name and d.slot = v_slot),
+          -- delivered and lost count the function's dispatches; sql the SQL runner's.
           'delivered', (select count(*) from public.scheduler_dispatch d
-                        where d.job_name = j.job_name and d.slot = v_slot and d.outcome = 'delivered'),
+                        where d.job_name = j.job_name and d.slot = v_slot and d.outcome = 'delivered'
+                          and d.runner = 'function'),
           'lost', (select count(*) from public.scheduler_dispatch d
-                   where d.job_name = j.job_name and d.slot = v_slot and d.outcome = 'lost'),
+                   where d.job_name = j.job_name and d.slot = v_slot and d.outcome = 'lost'
+                     and d.runner = 'function'),
+          'sql', (select count(*) from public.scheduler_dispatch d
+                  where d.job_name = j.job_name and d.slot = v_slot and d.runner = 'sql'),
           'window_ended', now() >= public.scheduler_slot_window_end(j.job_name, v_slot),
           'lost_reason', (select left(d.lost_reason, 200) from public.scheduler_dispatch d
                           where d.job_name = j.job_name and d.slot = v_slot and d.outcome = 'lost'
-                          order by d.attempt desc limit 1)
+                          order by d.attempt desc limit 1),
+          -- (issue 16) who did the night's work, and whether the SQL runner
+          -- took it over after the function's dispatches were lost.
+          'runner', (select n.runner from public.scheduler_night n
+                     where n.job_name = j.job_name and n.slot = v_slot),
+          'outcome', (select n.outcome from public.scheduler_night n
+                      where n.job_name = j.job_name and n.slot = v_slot),
+          'fallback', exists (select from public.scheduler_dispatch d
+                              where d.job_name = j.job_name and d.slot = v_slot
+                                and d.kind = 'fallback')
         ) order by j.job_name)
         from public.scheduler_nightly_job j
         where j.enabled and j.pause_reason is null
@@ -167,6 +188,11 @@ begin
       select from vault.decrypted_secrets s
       where s.name = 'nightly_scheduler_alert_webhook_url' and coalesce(trim(s.decrypted_secret), '') <> ''
     ),
+    'sql_pinned_jobs', coalesce((
+      select jsonb_agg(jsonb_build_object('job_name', j.job_name, 'sql_runner', j.sql_runner)
+        order by j.job_name)
+      from public.scheduler_nightly_job j where j.enabled and j.runner = 'sql'
+    ), '[]'::jsonb),
     'paused_jobs', coalesce((
       select jsonb_agg(jsonb_build_object('job_name', j.job_name, 'reason', j.pause_reason))
       from public.scheduler_nightly_job j where j.enabled and j.pause_reason is not null

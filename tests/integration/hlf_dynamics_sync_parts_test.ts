@@ -8,6 +8,7 @@ import type postgres from "postgres";
 import { connect } from "../../local/stack.ts";
 import { demoPortal, type DemoPortalStats, withDemoPortal } from "../support/demo_portal.ts";
 import { dropSlot, poll, uniqueSlot, withPolicy } from "../support/nightly.ts";
+import { cpuBetween, hostCpuMs } from "../support/edge_host.ts";
 
 const LOAD = 100_000;
 const MENTORS = 100;
@@ -98,8 +99,10 @@ Deno.test("hlf_dynamics_sync drains a first load of 100,000 changed HLF certific
       order by c.change_xid, c.id`).map((r) => r.id as string);
 
     // The portal's view is read before the stack goes back to the sync off (which stops it).
-    const { runs, before, after, held, resent } = await withDemoPortal(50, async () => {
+    const { runs, before, after, held, resent, cpuMs } = await withDemoPortal(50, async () => {
       const before = await demoPortal<DemoPortalStats>("stats");
+      // Under the hosted Edge Runtime's default limits (the stack's function host).
+      const cpuBefore = await hostCpuMs();
       assert.equal(before.latency_ms, 50);
       // A sync dispatched by an earlier test's slot must not hold the lease when this night starts.
       await poll("hlf_dynamics_sync's lease to be free", 30_000, async () => {
@@ -115,7 +118,7 @@ Deno.test("hlf_dynamics_sync drains a first load of 100,000 changed HLF certific
           await sql`select scheduler_dispatch('hlf_dynamics_sync', ${slot}::date)`;
           return await poll("the night's last part to end", 110_000, async () => {
             const rows = await sql`select id, status, trigger, attempt, started_at, finished_at,
-              duration_ms, previous_execution_id, summary, error_message
+              duration_ms, previous_execution_id, summary, error_message, stop_reason, cpu_ms
             from scheduler_execution_log where job_name = 'hlf_dynamics_sync' and slot = ${slot}
             order by started_at`;
             const last = rows.at(-1);
@@ -127,6 +130,7 @@ Deno.test("hlf_dynamics_sync drains a first load of 100,000 changed HLF certific
       return {
         runs,
         before,
+        cpuMs: cpuBetween(cpuBefore, await hostCpuMs()),
         after: await demoPortal<DemoPortalStats>("stats"),
         held: await demoPortal<Record<string, string | null>>("statuses"),
         resent: await demoPortal<Record<string, number>>("resent"),
@@ -204,7 +208,12 @@ Deno.test("hlf_dynamics_sync drains a first load of 100,000 changed HLF certific
       `first load: ${runs.length} parts, ${sent} sent, ${ours.length} resent, ${throttled} throttled, ` +
         `${after.upsert_multiples - before.upsert_multiples} UpsertMultiple requests, ` +
         `night ${runs.at(-1)!.finished_at.getTime() - runs[0].started_at.getTime()} ms, ` +
-        `longest part ${Math.max(...runs.map((r) => r.duration_ms))} ms`,
+        `longest part ${Math.max(...runs.map((r) => r.duration_ms))} ms, ` +
+        `CPU ${cpuMs} ms measured by the host (${
+          (cpuMs / (LOAD / 1000)).toFixed(1)
+        } ms per 1,000), ` +
+        `${runs.reduce((sum, r) => sum + (r.cpu_ms ?? 0), 0)} ms by the function's own account, ` +
+        `parts ended by ${runs.map((r) => r.stop_reason ?? r.status).join(", ")}`,
     );
   } finally {
     await dropSlot(sql, slot);

@@ -29,7 +29,7 @@ Deno.test("scheduler status prints one row per nightly job", async () => {
     const lines = run.stdout.trim().split("\n");
     assert.match(
       lines[0],
-      /^JOB\s+STATE\s+LAST\s+LAST RUN\s+LAST SUCCESS\s+FAILED NIGHTS\s+TONIGHT\s+PARTS\s+NEXT RUN\s+ALERTS\s+QUARANTINED$/,
+      /^JOB\s+STATE\s+RUNNER\s+LAST\s+LAST RUN\s+LAST SUCCESS\s+FAILED NIGHTS\s+TONIGHT\s+PARTS\s+NEXT RUN\s+ALERTS\s+QUARANTINED$/,
     );
     // (Notes on paused jobs and quarantined records follow the table.)
     assert.deepEqual(lines.slice(1, 1 + jobs.length).map((l) => l.split(/\s+/)[0]), jobs);
@@ -124,6 +124,21 @@ Deno.test("scheduler status --json --job gives the health rows and the job's las
   } finally {
     await sql.end();
   }
+});
+
+Deno.test("scheduler status --job shows what each run cost: CPU ms, peak memory, wall ms, and who stopped it", async () => {
+  const triggered = await runCli(["trigger", "heartbeat", "--payload", '{"cpu_ms":300}', "--wait"]);
+  assert.equal(triggered.code, 0, triggered.stderr);
+  const json = await runCli(["status", "--json", "--job", "heartbeat", "--limit", "1"]);
+  assert.equal(json.code, 0, json.stderr);
+  const [run] = JSON.parse(json.stdout).runs;
+  assert.equal(run.status, "succeeded");
+  assert.ok(run.cpu_ms > 0, `cpu_ms ${run.cpu_ms}`);
+  assert.ok(run.peak_rss_mb > 0, `peak_rss_mb ${run.peak_rss_mb}`);
+  assert.ok(run.duration_ms >= 300, `duration_ms ${run.duration_ms}`);
+  assert.equal(run.stop_reason, null);
+  const table = await runCli(["status", "--job", "heartbeat", "--limit", "1"]);
+  assert.match(table.stdout, /CPU MS +PEAK MB +STOPPED BY/);
 });
 
 Deno.test("scheduler trigger heartbeat --wait shows progress and prints the logged result", async () => {

@@ -27,7 +27,7 @@ function failure(run: CliRun, check: string): string {
 Deno.test("doctor reports nothing on a healthy stack", async () => {
   const run = await runCli(["doctor"]);
   assertHealthy(run);
-  assert.equal(run.stdout.split("\n").filter((l) => l.startsWith("ok")).length, 11);
+  assert.equal(run.stdout.split("\n").filter((l) => l.startsWith("ok")).length, 13);
   const env = stackEnv();
   for (const secret of [env.SCHEDULER_SECRET, env.SERVICE_ROLE_KEY]) {
     assert.ok(!run.stdout.includes(secret) && !run.stderr.includes(secret));
@@ -115,4 +115,24 @@ Deno.test("doctor reports the function down", async () => {
     assert.equal(up.code, 0, new TextDecoder().decode(up.stderr));
   }
   assertHealthy(await runCli(["doctor"]));
+});
+
+Deno.test("doctor warns, and still passes, while a job is pinned to its SQL runner", async () => {
+  const sql = connect();
+  try {
+    await sql`update scheduler_nightly_job set runner = 'sql'
+      where job_name = 'certification_expiry_check'`;
+    const run = await runCli(["doctor"]);
+    assert.deepEqual(failed(run), [], run.stdout);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.match(
+      run.stdout,
+      /^WARN\s+runners\s+certification_expiry_check \(certification_expiry_check_sql\) pinned to the SQL runner/m,
+    );
+    assert.match(run.stdout, /^all checks passed \(1 warning\)$/m);
+  } finally {
+    await sql`update scheduler_nightly_job set runner = 'function'
+      where job_name = 'certification_expiry_check'`;
+    await sql.end();
+  }
 });

@@ -2,6 +2,7 @@
 import { AuthorizeCaller } from "../../src/application/authorize_caller.ts";
 import { RunJob, type RunJobSettings } from "../../src/application/run_job.ts";
 import type { Clock } from "../../src/domain/clock.ts";
+import type { WorkerLifecycle } from "../../src/application/ports/worker_lifecycle.ts";
 import type { JobHandler } from "../../src/domain/job.ts";
 import { createSchedulerHandler } from "../../src/infrastructure/http/scheduler_handler.ts";
 import {
@@ -20,6 +21,7 @@ export function fakeScheduler<C extends Clock = SteppingClock>(options: {
   jobs?: Record<string, JobHandler>;
   settings?: Partial<RunJobSettings>;
   clock?: C;
+  lifecycle?: WorkerLifecycle;
 } = {}) {
   const secrets = new FakeSecretStore(TEST_SECRET);
   const log = new InMemoryExecutionLog();
@@ -34,6 +36,7 @@ export function fakeScheduler<C extends Clock = SteppingClock>(options: {
     logger,
     sleep: () => Promise.resolve(),
     newExecutionId: () => `00000000-0000-4000-8000-${String(++ids).padStart(12, "0")}`,
+    lifecycle: options.lifecycle,
     settings: {
       budgetMs: 5_000,
       leaseGraceMs: 1_000,

@@ -7,6 +7,7 @@ const CRON_JOBS = [
   cron("nightly-scheduler", "0 2 * * *"),
   cron("nightly-scheduler-reconcile", "10 seconds"),
   cron("nightly-scheduler-alerts", "*/5 * * * *"),
+  cron("nightly-scheduler-sql-runner", "10 seconds"),
 ];
 
 function healthy(over: Partial<DatabaseFacts> = {}): DoctorFacts {
@@ -23,6 +24,7 @@ function healthy(over: Partial<DatabaseFacts> = {}): DoctorFacts {
       open_alerts: [],
       alert_webhook: true,
       paused_jobs: [],
+      sql_pinned_jobs: [],
       retention: { last_success_at: "2026-11-28T02:00:05Z", enabled: true },
       ...over,
     },
@@ -38,7 +40,7 @@ function healthy(over: Partial<DatabaseFacts> = {}): DoctorFacts {
   };
 }
 
-function job(job_name: string, over = {}) {
+function job(job_name: string, over: Partial<NightJob> = {}): NightJob {
   return {
     job_name,
     dispatched: 1,
@@ -46,9 +48,15 @@ function job(job_name: string, over = {}) {
     lost: 0,
     window_ended: true,
     lost_reason: null,
+    sql: 0,
+    runner: "function" as "function" | "sql" | null,
+    outcome: "succeeded",
+    fallback: false,
     ...over,
   };
 }
+
+type NightJob = NonNullable<DatabaseFacts["last_night"]>["jobs"][number];
 
 function cron(jobname: string, schedule: string, over = {}) {
   return {
@@ -68,7 +76,7 @@ function failures(facts: DoctorFacts) {
 Deno.test("evaluateDoctor() passes every check of a healthy deployment", () => {
   const results = evaluateDoctor(healthy(), URL);
   assert.deepEqual(results.filter((r) => !r.ok), []);
-  assert.equal(results.length, 11);
+  assert.equal(results.length, 13);
 });
 
 Deno.test("evaluateDoctor() reports an inactive cron job with the statement that fixes it", () => {
@@ -250,4 +258,69 @@ Deno.test("evaluateDoctor() still checks the function when the database facts fa
     ["function", true],
     ["vault secret accepted", true],
   ]);
+});
+
+Deno.test("evaluateDoctor() warns, without failing, while a job is pinned to its SQL runner", () => {
+  const results = evaluateDoctor(
+    healthy({
+      sql_pinned_jobs: [{
+        job_name: "certification_expiry_check",
+        sql_runner: "certification_expiry_check_sql",
+      }],
+    }),
+    URL,
+  );
+  assert.deepEqual(results.filter((r) => !r.ok), []);
+  const line = results.find((r) => r.name === "runners")!;
+  assert.equal(line.warning, true);
+  assert.match(
+    line.message,
+    /certification_expiry_check \(certification_expiry_check_sql\) pinned to the SQL runner/,
+  );
+  assert.match(line.message, /set runner = 'function'/);
+  const clean = evaluateDoctor(healthy(), URL).find((r) => r.name === "runners")!;
+  assert.equal(clean.warning, undefined);
+});
+
+Deno.test("evaluateDoctor() says which runner did each job's night, and fails a night the SQL runner took over", () => {
+  const night = (healthy().database as DatabaseFacts).last_night!;
+  const pinned = evaluateDoctor(
+    healthy({
+      last_night: {
+        ...night,
+        jobs: [
+          job("heartbeat"),
+          job("certification_expiry_check", { sql: 1, delivered: 0, runner: "sql" }),
+        ],
+      },
+    }),
+    URL,
+  ).find((r) => r.name === "last night")!;
+  assert.equal(pinned.ok, true);
+  assert.match(pinned.message, /certification_expiry_check ran on its SQL runner \(succeeded\)/);
+  assert.match(
+    pinned.message,
+    /work done by function: heartbeat; by sql: certification_expiry_check/,
+  );
+
+  const fallback = failures(healthy({
+    last_night: {
+      ...night,
+      jobs: [
+        job("certification_expiry_check", {
+          dispatched: 4,
+          delivered: 0,
+          lost: 3,
+          sql: 1,
+          runner: "sql",
+          fallback: true,
+          lost_reason: "pg_net could not deliver the dispatch: Connection refused",
+        }),
+      ],
+    },
+  })).find((r) => r.name === "last night")!;
+  assert.match(
+    fallback.message,
+    /certification_expiry_check's dispatches never reached the function \(pg_net could not deliver the dispatch: Connection refused\); its SQL runner took the night over \(succeeded\)/,
+  );
 });

@@ -46,3 +46,33 @@ for (const bad of [-1, 1.5, 60_001, "10", null]) {
     );
   });
 }
+
+Deno.test("heartbeat burns cpu_ms of busy time in slices and reports it", async () => {
+  const summary = await heartbeat({ yieldNow: () => Promise.resolve() })(
+    { cpu_ms: 50 },
+    context(),
+  ).then(jobSummary);
+  assert.ok((summary?.cpu_ms as number) >= 50);
+});
+
+Deno.test("heartbeat stops burning between slices once its signal aborts", async () => {
+  const controller = new AbortController();
+  let slices = 0;
+  const run = heartbeat({
+    yieldNow: () => {
+      if (++slices === 3) controller.abort(new Error("worker stopping"));
+      return Promise.resolve();
+    },
+  })({ cpu_ms: 10_000 }, context(controller.signal));
+  await assert.rejects(run, /worker stopping/);
+  assert.equal(slices, 3);
+});
+
+for (const bad of [-1, 10_001, "5"]) {
+  Deno.test(`heartbeat refuses cpu_ms ${JSON.stringify(bad)}`, async () => {
+    await assert.rejects(
+      heartbeat()({ cpu_ms: bad }, context()),
+      /'cpu_ms' must be an integer from 0 to 10000/,
+    );
+  });
+}

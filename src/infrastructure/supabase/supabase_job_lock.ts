@@ -87,6 +87,13 @@ export class SupabaseJobLock implements JobLock {
       p_error_message: record.errorMessage,
       p_summary: record.summary,
       p_keep_lease: options.keepLease ?? false,
+      p_cost: record.cost
+        ? {
+          cpu_ms: record.cost.cpuMs,
+          peak_rss_mb: record.cost.peakRssMb,
+          stop_reason: record.cost.stopReason,
+        }
+        : null,
     });
     if (error) {
       throw infrastructureError(

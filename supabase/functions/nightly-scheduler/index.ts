@@ -9,7 +9,9 @@ import { AuthorizeCaller } from "../../../src/application/authorize_caller.ts";
 import { RunJob } from "../../../src/application/run_job.ts";
 import { systemClock } from "../../../src/domain/clock.ts";
 import { loadConfig } from "../../../src/infrastructure/config.ts";
-import { edgeRuntimeKeepAlive } from "../../../src/infrastructure/edge_runtime.ts";
+import { edgeRuntimeKeepAlive } from "../../../src/infrastructure/edge_runtime/edge_runtime_keep_alive.ts";
+import { EdgeRuntimeLifecycle } from "../../../src/infrastructure/edge_runtime/edge_runtime_lifecycle.ts";
+import { eventLoopUsage } from "../../../src/infrastructure/edge_runtime/worker_usage.ts";
 import { timerSleep } from "../../../src/domain/batch_pacer.ts";
 import { createSchedulerHandler } from "../../../src/infrastructure/http/scheduler_handler.ts";
 import { lazyPort, once } from "../../../src/infrastructure/lazy_port.ts";
@@ -91,6 +93,16 @@ c.register(TOKENS.CertificationPortal, {
       )
     ),
 });
+// The worker's wall clock counts from its start (performance.timeOrigin).
+c.register(TOKENS.WorkerLifecycle, {
+  useValue: new EdgeRuntimeLifecycle({
+    limits: config.workerLimits,
+    usage: eventLoopUsage(),
+    startedAt: performance.timeOrigin,
+    now: () => Date.now(),
+    events: globalThis,
+  }),
+});
 c.register(TOKENS.JobRegistry, {
   useFactory: (d) =>
     createJobRegistry({
@@ -113,6 +125,7 @@ c.register(TOKENS.RunJob, {
       logger: d.resolve(TOKENS.Logger),
       sleep: timerSleep,
       newExecutionId: () => crypto.randomUUID(),
+      lifecycle: d.resolve(TOKENS.WorkerLifecycle),
       settings: {
         budgetMs: config.jobBudgetMs,
         leaseGraceMs: config.leaseGraceMs,

@@ -7,7 +7,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
 
-select plan(71);
+select plan(89);
 
 select is(has_function_privilege(r, f, 'execute'), false, format('%s cannot execute %s', r, f))
 from unnest(array[
@@ -24,16 +24,22 @@ from unnest(array[
   'public.scheduler_slot_window_end(text, date)',
   'public.scheduler_slot_ended_partial(text, date)',
   'public.scheduler_check_quarantine_alerts(timestamptz)',
-  'public.scheduler_quarantined_needs_person(text)'
+  'public.scheduler_quarantined_needs_person(text)',
+  'public.scheduler_sql_step(uuid, text, text, timestamptz, timestamptz, jsonb, jsonb)',
+  'public.scheduler_run_sql_part(uuid, text, timestamptz, timestamptz, jsonb, jsonb)',
+  'public.scheduler_run_sql_dispatches(integer)',
+  'public.scheduler_alert_sql_fallback(text, date, timestamptz)',
+  'public.certification_expiry_check_sql(timestamptz, jsonb, jsonb)',
+  'public.scheduler_retention_sql(timestamptz, jsonb, jsonb)'
 ]) as f
 cross join unnest(array['anon', 'authenticated', 'service_role']) as r;
 
 select is(has_function_privilege('service_role', f, 'execute'), true,
   format('service_role can execute %s', f))
 from unnest(array[
-  'public.scheduler_start_run(uuid, text, uuid, timestamptz, integer, boolean, text)',
+  'public.scheduler_start_run(uuid, text, uuid, timestamptz, integer, boolean, text, text)',
   'public.scheduler_heartbeat(uuid, text, timestamptz, integer)',
-  'public.scheduler_finish_run(uuid, text, text, timestamptz, text, jsonb, boolean)',
+  'public.scheduler_finish_run(uuid, text, text, timestamptz, text, jsonb, boolean, jsonb)',
   'public.scheduler_pause_job(text, text, text)',
   'public.scheduler_resume_job(text, text)',
   'public.scheduler_cancel(uuid, text)',
@@ -45,7 +51,7 @@ from unnest(array[
 
 select is(has_function_privilege(r, f, 'execute'), false, format('%s cannot execute %s', r, f))
 from unnest(array[
-  'public.scheduler_start_run(uuid, text, uuid, timestamptz, integer, boolean, text)',
+  'public.scheduler_start_run(uuid, text, uuid, timestamptz, integer, boolean, text, text)',
   'public.scheduler_heartbeat(uuid, text, timestamptz, integer)',
   'public.scheduler_pause_job(text, text, text)',
   'public.scheduler_resume_job(text, text)',

@@ -1,13 +1,14 @@
 -- The reconciliation sweep's decisions, at chosen instants: a dispatch answered
 -- non-2xx is lost at once, a silent one only after the grace; retries wait out
--- their backoff, stop at max_attempts and at the window's end; a job that runs
+-- their backoff (except a run whose worker died), stop at max_attempts and at
+-- the window's end; a job that runs
 -- after another starts once that one is done with the slot. Everything happens
 -- inside one transaction that is rolled back, so nothing pg_net queues is sent.
 begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
 
-select plan(16);
+select plan(18);
 
 -- These nights are dispatched by hand below; no catch-up of earlier nights (issue 17) joins them.
 alter table scheduler_nightly_job alter column catch_up set default 'none';
@@ -135,6 +136,33 @@ select results_eq(
 select is(
   (select payload from scheduler_dispatch where slot = '2100-02-01'), '{}'::jsonb,
   'the nightly dispatch carries an empty payload'
+);
+
+-- A run whose worker died (its lease lapsed): closed as worker_lost and retried by the same
+-- sweep, without the 60 s failure backoff.
+insert into scheduler_nightly_job (job_name, max_attempts, retry_backoff_ms) values ('tap_dead', 3, 60000);
+insert into scheduler_dispatch (id, job_name, slot, attempt, kind, created_at, outcome, execution_id)
+values ('00000000-0000-4000-8000-0000000000d1', 'tap_dead', '2100-01-01', 1, 'cron',
+  '2100-01-01 02:00:00+00', 'delivered', '00000000-0000-4000-8000-0000000000d2');
+insert into scheduler_execution_log (id, job_name, trigger, status, started_at, heartbeat_at,
+  dispatch_id, slot, attempt)
+values ('00000000-0000-4000-8000-0000000000d2', 'tap_dead', 'cron', 'running',
+  '2100-01-01 02:00:01+00', '2100-01-01 02:00:21+00', '00000000-0000-4000-8000-0000000000d1',
+  '2100-01-01', 1);
+insert into scheduler_job_lease (job_name, owner, acquired_at, expires_at)
+values ('tap_dead', '00000000-0000-4000-8000-0000000000d2', '2100-01-01 02:00:01+00',
+  '2100-01-01 02:00:51+00');
+select * from scheduler_reconcile('2100-01-01 02:00:55+00');
+select results_eq(
+  $$select status, stop_reason, finished_at from scheduler_execution_log
+    where id = '00000000-0000-4000-8000-0000000000d2'$$,
+  $$values ('timed_out'::text, 'worker_lost'::text, '2100-01-01 02:00:21+00'::timestamptz)$$,
+  'a run whose lease lapsed is closed at its last heartbeat as worker_lost'
+);
+select results_eq(
+  $$select attempt, kind from scheduler_dispatch where job_name = 'tap_dead' and attempt = 2$$,
+  $$values (2, 'retry'::text)$$,
+  'and retried by the same sweep, 34 s after its end, inside the 60 s failure backoff'
 );
 
 select * from finish();
