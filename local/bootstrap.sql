@@ -97,6 +97,13 @@ drop event trigger if exists issue_pg_net_access;
 create event trigger issue_pg_net_access on ddl_command_end when tag in ('CREATE EXTENSION')
   execute function extensions.grant_pg_net_access();
 
+-- pg_net is not a trusted extension: hosted, supautils runs postgres's CREATE
+-- EXTENSION as supabase_admin, which then owns it. Without supautils the
+-- superuser creates it here (after the event trigger above, so the grants
+-- follow), and the migration's `create extension if not exists pg_net with
+-- schema extensions` finds it, as pg_cron below.
+create extension if not exists pg_net with schema extensions;
+
 -- Vault comes preinstalled on hosted projects, owned by supabase_admin, so a
 -- migration's `create extension if not exists supabase_vault with schema
 -- vault` is a no-op there. That form fails unless schema vault exists, so

@@ -7,9 +7,12 @@
  *
  * It cannot be knocked over by one client: a body over the cap is refused (413)
  * before a byte of it is read, a slow head or body is cut off (408), a
- * malformed request target or framing is a 400, connections are capped, and
- * every failure is answered or closes only its own connection.
+ * malformed request target, framing or header value is a 400, idle connections
+ * close after a few seconds and are closed sooner to make room for new ones
+ * (gateway_connections.ts), and every failure is answered or closes only its
+ * own connection.
  */
+import { ConnectionPool, type Tracked } from "./gateway_connections.ts";
 import { ConnReader, headerValues, HttpError, type Limits, writeResponse } from "./gateway_http.ts";
 import { platform } from "./platform.ts";
 
@@ -17,13 +20,16 @@ const PORT = platform.API_PORT;
 const POSTGREST = `http://127.0.0.1:${platform.REST_PORT}`;
 const FUNCTION = `http://127.0.0.1:${platform.FN_PORT}`;
 const FUNCTION_PREFIX = "/functions/v1/nightly-scheduler";
-const MAX_CONNECTIONS = 512;
+// Every local client is 127.0.0.1, so the per-client cap must leave room for
+// pg_net's batch of 200 kept-alive connections.
+const POOL = new ConnectionPool({ maxConnections: 512, maxIdlePerClient: 256 });
 const LIMITS: Limits = {
   maxHeadBytes: 32 * 1024,
   maxBodyBytes: 8 * 1024 * 1024,
   headTimeoutMs: 5_000,
   bodyTimeoutMs: 10_000,
-  idleTimeoutMs: 75_000,
+  // Between requests: long enough for a client's next call, short enough that idling holds nothing.
+  idleTimeoutMs: 5_000,
 };
 // Hop-by-hop fields, and the framing the gateway sets itself.
 const HOP = new Set([
@@ -104,12 +110,16 @@ async function forward(
   }
 }
 
-/** Serves requests on one connection until it closes, idles out or goes wrong. */
-async function serveConnection(conn: Deno.Conn): Promise<void> {
+/** Serves requests on one connection until it closes, idles out, is evicted or goes wrong. */
+async function serveConnection(tracked: Tracked): Promise<void> {
+  const conn = tracked.conn;
   const reader = new ConnReader(conn);
   try {
     for (;;) {
       let keepAlive = false;
+      POOL.idle(tracked);
+      if (!await reader.waitForRequest(LIMITS)) return;
+      POOL.busy(tracked);
       try {
         const head = await reader.readHead(LIMITS);
         if (head === null) return;
@@ -135,10 +145,30 @@ async function serveConnection(conn: Deno.Conn): Promise<void> {
       if (!keepAlive) return;
     }
   } catch (err) {
-    // A client that vanished mid-write, or anything unforeseen: this connection only.
-    if (!(err instanceof Deno.errors.BrokenPipe || err instanceof Deno.errors.ConnectionReset)) {
+    // A client that vanished mid-write, a connection closed to make room, or
+    // anything unforeseen: this connection only.
+    const expected = tracked.evicted || err instanceof Deno.errors.BrokenPipe ||
+      err instanceof Deno.errors.ConnectionReset;
+    if (!expected) {
       log("connection_failed", { error: String(err) });
     }
+  } finally {
+    POOL.release(tracked);
+    try {
+      conn.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/** Answers a connection there is no room for (every open one is busy) and closes it. */
+async function refuse(conn: Deno.Conn): Promise<void> {
+  try {
+    const body = json({ error: "service_unavailable", message: "The gateway is at capacity" });
+    await writeResponse(conn, 503, jsonHeaders(), body, false);
+  } catch {
+    // the client went away first
   } finally {
     try {
       conn.close();
@@ -150,12 +180,8 @@ async function serveConnection(conn: Deno.Conn): Promise<void> {
 
 const listener = Deno.listen({ hostname: "127.0.0.1", port: PORT });
 log("listening", { hostname: "127.0.0.1", port: PORT });
-let open = 0;
 for await (const conn of listener) {
-  if (open >= MAX_CONNECTIONS) {
-    conn.close();
-    continue;
-  }
-  open++;
-  serveConnection(conn).finally(() => open--);
+  const tracked = POOL.admit(conn);
+  if (tracked === null) void refuse(conn);
+  else void serveConnection(tracked);
 }

@@ -80,18 +80,22 @@ export class ConnReader {
     return -1;
   }
 
+  /** Waits for the first byte of the next request: false when the client closed or idled out. */
+  async waitForRequest(limits: Limits): Promise<boolean> {
+    if (this.#buf.length > 0) return true;
+    const idle = new HttpError(408, "request_timeout", "Idle connection closed");
+    try {
+      return await this.#fill(Date.now() + limits.idleTimeoutMs, idle);
+    } catch (err) {
+      if (err === idle) return false;
+      throw err;
+    }
+  }
+
   /** The next request head, or null when the client closed (or idled out) between requests. */
   async readHead(limits: Limits): Promise<RequestHead | null> {
     // Waiting for a request to start: the idle limit; once it has, the head limit.
-    if (this.#buf.length === 0) {
-      const idle = new HttpError(408, "request_timeout", "Idle connection closed");
-      try {
-        if (!await this.#fill(Date.now() + limits.idleTimeoutMs, idle)) return null;
-      } catch (err) {
-        if (err === idle) return null;
-        throw err;
-      }
-    }
+    if (!await this.waitForRequest(limits)) return null;
     const deadline = Date.now() + limits.headTimeoutMs;
     const slow = new HttpError(408, "request_timeout", "The request head took too long");
     let end: number;
@@ -207,11 +211,15 @@ export function headerValues(head: RequestHead, name: string): string[] {
   return head.headers.filter(([n]) => n.toLowerCase() === name).map(([, v]) => v);
 }
 
-/** True when a header value holds a control character other than tab. */
-function hasControl(value: string): boolean {
+/**
+ * True when a header value holds a control character other than tab, or a
+ * byte past ASCII: such a value is no ByteString once decoded (0x80 reads as
+ * U+20AC), so fetch() could not pass it on; it is refused instead.
+ */
+function hasControlOrNonAscii(value: string): boolean {
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
-    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return true;
+    if ((c < 0x20 && c !== 0x09) || c >= 0x7f) return true;
   }
   return false;
 }
@@ -239,7 +247,7 @@ export function parseHead(text: string): RequestHead {
     const colon = line.indexOf(":");
     const name = line.slice(0, colon);
     const value = line.slice(colon + 1).trim();
-    if (colon <= 0 || !TOKEN.test(name) || hasControl(value)) {
+    if (colon <= 0 || !TOKEN.test(name) || hasControlOrNonAscii(value)) {
       throw new HttpError(400, "bad_request", "Malformed header field");
     }
     headers.push([name, value]);

@@ -2,8 +2,12 @@
  * LOCAL STAND-IN for pg_net 0.20's background worker. Never runs in production.
  *
  * Reproduces the real worker's transaction, not only its results:
- * - it acts only when woken: net.wake() (every http_* call) sends a NOTIFY that
- *   arrives when the caller COMMITs; there is no poll;
+ * - it acts when woken: net.wake() (every http_* call) sends a NOTIFY that
+ *   arrives when the caller COMMITs; after a batch that took requests it keeps
+ *   reading the queue for about a second (as the real one does), then waits
+ *   for the next wake-up; there is no other poll;
+ * - its sessions carry the real worker's application_name, `pg_net 0.20.0`
+ *   (a client session cannot carry its backend_type, `pg_net 0.20.0 worker`);
  * - it takes up to `pg_net.batch_size` (200) queued requests in ONE
  *   transaction, which gets a transaction id by deleting them from the queue,
  *   and keeps that transaction open until every request of the batch has
@@ -21,7 +25,10 @@ import { platform } from "./platform.ts";
 // Like the real worker, it connects as the cluster's superuser (pg_net.username unset).
 const DB_URL = Deno.env.get("PG_NET_DB_URL") ??
   `postgresql://supabase_admin@127.0.0.1:${platform.PG_PORT}/postgres`;
-const APPLICATION_NAME = "pg_net worker";
+const APPLICATION_NAME = "pg_net 0.20.0";
+// How long the worker keeps reading the queue after a batch, and how often meanwhile.
+const DRAIN_MS = 1_000;
+const DRAIN_POLL_MS = 100;
 
 function log(event: string, fields: Record<string, unknown> = {}): void {
   console.log(JSON.stringify({ time: new Date().toISOString(), event, ...fields }));
@@ -39,15 +46,30 @@ const sql = postgres(DB_URL, {
 let woken = true; // a fresh worker looks at the queue once, as the real one does at start
 let wake: (() => void) | null = null;
 let stopping = false;
+let drainUntil = 0; // after a batch, the queue is read again until then without a wake-up
 
 function onWake(): void {
   woken = true;
   wake?.();
 }
 
+/** Resolves at the next wake-up, or at the next look at the queue while draining. */
 function nextWake(): Promise<void> {
   if (woken || stopping) return Promise.resolve();
-  return new Promise((resolve) => (wake = resolve));
+  const draining = drainUntil - Date.now();
+  return new Promise((resolve) => {
+    let timer: number | undefined;
+    wake = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    if (draining > 0) {
+      timer = setTimeout(() => {
+        woken = true;
+        resolve();
+      }, Math.min(DRAIN_POLL_MS, draining));
+    }
+  });
 }
 
 /** Runs one batch in one transaction; returns how many requests it took. */
@@ -91,6 +113,7 @@ async function work(): Promise<void> {
     wake = null;
     try {
       const { taken, batchSize } = await runBatch();
+      if (taken > 0) drainUntil = Date.now() + DRAIN_MS;
       // A full batch may have left requests whose wake-up came before it began.
       if (taken === batchSize) woken = true;
     } catch (err) {

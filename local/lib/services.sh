@@ -71,7 +71,7 @@ wait_worker() {
   for i in $(seq 1 60); do
     running_pid pg_net_worker pg_net_worker.ts >/dev/null || break
     [ "$(psql_db -At -c "select count(*) from pg_stat_activity
-      where application_name = 'pg_net worker'")" -gt 0 ] && return 0
+      where application_name = 'pg_net 0.20.0'")" -gt 0 ] && return 0
     sleep 0.5
   done
   fail "pg_net worker did not connect to PostgreSQL" "$LOGS/pg_net_worker.log"

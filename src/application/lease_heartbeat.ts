@@ -5,6 +5,8 @@ import type { Logger } from "./ports/logger.ts";
 /** A running heartbeat; `stop()` ends it and waits for a renewal in flight. */
 export interface Heartbeat {
   stop(): Promise<void>;
+  /** When the lease lapses unless renewed again: the last confirmed renewal (or the start) plus the TTL. */
+  expiresAt(): Date;
 }
 
 /**
@@ -13,11 +15,12 @@ export interface Heartbeat {
  * renewal is logged and tried again at the next beat (two more before the
  * lease lapses); a lease taken over is logged once and no longer renewed. A
  * beat that learns of an operator's cancel calls `onCancel` once and goes on
- * renewing: the lease stays the run's until the job has stopped.
+ * renewing: the lease stays the run's until the job has stopped. `heldSince`
+ * is when the lease was taken (its first expiry counts from there).
  */
 export function startHeartbeat(
   lock: JobLock,
-  lease: { jobName: string; executionId: string; ttlMs: number },
+  lease: { jobName: string; executionId: string; ttlMs: number; heldSince: Date },
   clock: Clock,
   logger: Logger,
   onCancel: () => void = () => undefined,
@@ -26,15 +29,23 @@ export function startHeartbeat(
   let stopped = false;
   let timer: number | undefined;
   let inFlight: Promise<void> = Promise.resolve();
+  let expiresAt = lease.heldSince.getTime() + lease.ttlMs;
   const beat = () => {
-    inFlight = lock.renew(lease.jobName, lease.executionId, clock.now(), lease.ttlMs).then(
+    const now = clock.now();
+    inFlight = lock.renew(lease.jobName, lease.executionId, now, lease.ttlMs).then(
       (renewal) => {
         if (renewal === "cancel_requested" && !cancelled) {
           cancelled = true;
           logger.warn("job.cancel_requested", {});
           onCancel();
         }
-        if (renewal !== "lost") return schedule();
+        if (renewal !== "lost") {
+          // The database counts the new expiry from the `now` it was given.
+          expiresAt = Math.max(expiresAt, now.getTime() + lease.ttlMs);
+          return schedule();
+        }
+        // A renewal that crossed the run's own release is not a lost lease.
+        if (stopped) return;
         stopped = true;
         logger.error("job.lease_lost", {});
       },
@@ -56,5 +67,6 @@ export function startHeartbeat(
       clearTimeout(timer);
       await inFlight;
     },
+    expiresAt: () => new Date(expiresAt),
   };
 }

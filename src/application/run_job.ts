@@ -8,12 +8,12 @@ import {
   startedRecord,
 } from "../domain/execution_record.ts";
 import type { JobHandler, JobPayload, JobRegistry } from "../domain/job.ts";
-import { startHeartbeat } from "./lease_heartbeat.ts";
+import { type Heartbeat, startHeartbeat } from "./lease_heartbeat.ts";
 import type { JobLock, StartOutcome } from "./ports/job_lock.ts";
 import type { Logger } from "./ports/logger.ts";
 import type { WorkerLifecycle } from "./ports/worker_lifecycle.ts";
 import type { RunCost } from "../domain/worker_stop.ts";
-import { retryWithin } from "./retry_within.ts";
+import { retryUntil } from "./retry_until.ts";
 import { type BudgetOutcome, runWithinBudget } from "./run_within_budget.ts";
 
 /** A request to run one job; the trigger comes from the dispatch record, never from the caller. */
@@ -49,7 +49,11 @@ export interface RunJobSettings {
   readonly leaseTtlMs: number;
   /** How long past its budget a handler that ignores its signal may keep the job's lease. */
   readonly leaseGraceMs: number;
-  /** How long the final write (row + lease release) is retried before the lease's lapse must close the row. */
+  /**
+   * How long the lease keeps beating while the final write (row + lease
+   * release) fails; the write is retried for this long and then until the
+   * lease, as last renewed, lapses (after which the dead-run closer ends the row).
+   */
   readonly finalWriteRetryMs: number;
   /** False in production: only calls carrying a dispatch record may run jobs there. */
   readonly allowManualTriggers: boolean;
@@ -178,7 +182,12 @@ export class RunJob {
     const cancel = new AbortController();
     const heartbeat = startHeartbeat(
       lock,
-      { jobName: started.jobName, executionId: started.executionId, ttlMs: settings.leaseTtlMs },
+      {
+        jobName: started.jobName,
+        executionId: started.executionId,
+        ttlMs: settings.leaseTtlMs,
+        heldSince: started.startedAt,
+      },
       clock,
       logger,
       () => cancel.abort(new JobCancelledError(started.jobName)),
@@ -227,28 +236,48 @@ export class RunJob {
     const stillRunning = outcome.status === "timed_out" || outcome.status === "stopped"
       ? outcome.stillRunning
       : null;
-    if (stillRunning === null) await heartbeat.stop();
     try {
-      await this.#write(record, stillRunning !== null, logger);
+      // The lease beats on while the write fails, so a blip cannot let the row be closed untrue.
+      await this.#write(record, heartbeat, stillRunning !== null, logger);
     } catch (error) {
       // The lease is left to lapse: the dead-run closer then ends the row at its last heartbeat.
       await heartbeat.stop();
       logger.error("job.final_write_failed", { error: describe(error) });
       throw error;
     }
-    if (stillRunning !== null) {
-      void this.#releaseWhenStopped(stillRunning, record, heartbeat, logger);
-    }
+    if (stillRunning === null) await heartbeat.stop();
+    else void this.#releaseWhenStopped(stillRunning, record, heartbeat, logger);
     logger.info("job.finished", { status: record.status, duration_ms: durationMs(record) });
     return record;
   }
 
-  /** The final write, retried with backoff so a blip of the database or PostgREST does not lose it. */
-  #write(record: ExecutionRecord, keepLease: boolean, logger: Logger): Promise<void> {
-    return retryWithin(
-      () => this.#deps.lock.finish(record, { keepLease }),
-      this.#deps.settings.finalWriteRetryMs,
-      this.#deps.sleep,
+  /**
+   * The final write, retried with backoff so a blip of the database or
+   * PostgREST does not lose it: while the heartbeat beats (at most
+   * `finalWriteRetryMs`), then for as long as the lease it last renewed may
+   * live, since until then nothing can close the row in its place. A write
+   * that keeps the lease (a handler still running) stops at `finalWriteRetryMs`:
+   * its heartbeat beats on regardless.
+   */
+  #write(
+    record: ExecutionRecord,
+    heartbeat: Heartbeat,
+    keepLease: boolean,
+    logger: Logger,
+  ): Promise<void> {
+    const { lock, clock, sleep, settings } = this.#deps;
+    const beatUntil = clock.now().getTime() + settings.finalWriteRetryMs;
+    const deadline = () => {
+      if (keepLease) return new Date(beatUntil);
+      // Past the beating window the lease is left to lapse: no write is retried forever.
+      if (clock.now().getTime() >= beatUntil) void heartbeat.stop();
+      return new Date(Math.max(beatUntil, heartbeat.expiresAt().getTime()));
+    };
+    return retryUntil(
+      () => lock.finish(record, { keepLease }),
+      deadline,
+      clock,
+      sleep,
       (error, waitMs) =>
         logger.warn("job.final_write_retry", { error: describe(error), retry_in_ms: waitMs }),
     );
@@ -257,7 +286,7 @@ export class RunJob {
   async #releaseWhenStopped(
     stillRunning: Promise<unknown>,
     record: ExecutionRecord,
-    heartbeat: { stop(): Promise<void> },
+    heartbeat: Heartbeat,
     logger: Logger,
   ): Promise<void> {
     let timer: number | undefined;
@@ -268,7 +297,7 @@ export class RunJob {
     clearTimeout(timer);
     await heartbeat.stop();
     const released = { ...record, finishedAt: this.#deps.clock.now() };
-    await this.#write(released, false, logger).catch((error) =>
+    await this.#write(released, heartbeat, false, logger).catch((error) =>
       logger.error("job.lock_release_failed", { error: describe(error) })
     );
   }

@@ -104,6 +104,9 @@ create table public.scheduler_dispatch (
   -- replay: who asked for it (the operator's name) and why.
   requested_by text check (pg_catalog.length(requested_by) <= 200),
   reason text check (pg_catalog.length(reason) <= 500),
+  -- Made by hand for this one job (scheduler_dispatch()): it moves only its own
+  -- window and its dependants', never the rest of the night's (a replay neither).
+  by_hand boolean not null default false,
   constraint scheduler_dispatch_used_when_closed check (outcome is not null or execution_id is null)
 );
 

@@ -51,9 +51,34 @@ as $$
   from public.scheduler_nightly_job j where j.job_name = p_job_name;
 $$;
 
+-- When p_slot's night began for p_job_name: the slot's first dispatch made by
+-- the schedule (the sweep, pg_cron's 02:00 job, scheduler_dispatch_nightly()
+-- for a given date, a catch-up), or of the job itself or a job it runs after.
+-- Never another job's dispatch by hand (scheduler_dispatch(), a replay): one
+-- manual heartbeat in the afternoon does not open the night's 03:30 job then.
+-- Null when none.
+create function public.scheduler_slot_night_start(p_job_name text, p_slot date)
+returns timestamptz
+language sql
+stable
+set search_path = ''
+as $$
+  with recursive chain(job_name, depth) as (
+    select p_job_name, 0
+    union all
+    select j.run_after, c.depth + 1
+    from chain c join public.scheduler_nightly_job j on j.job_name = c.job_name
+    where j.run_after is not null and c.depth < 20
+  )
+  select min(d.created_at) from public.scheduler_dispatch d
+  where d.slot = p_slot
+    and ((not d.by_hand and d.kind <> 'replay')
+         or d.job_name in (select c.job_name from chain c));
+$$;
+
 -- The instant after which no new attempt of p_job_name's p_slot starts: the
--- job's window_end on the slot's date, or, for a slot first dispatched later
--- than its night (by hand, in the day), as long a window from that dispatch.
+-- job's window_end on the slot's date, or, for a night that began later than
+-- its time (dispatched by hand, in the day), as long a window from then.
 create function public.scheduler_slot_window_end(p_job_name text, p_slot date)
 returns timestamptz
 language sql
@@ -62,11 +87,53 @@ set search_path = ''
 as $$
   select greatest(
     public.scheduler_local_instant(p_slot, j.window_end, j.time_zone),
-    (select min(d.created_at) from public.scheduler_dispatch d where d.slot = p_slot)
+    public.scheduler_slot_night_start(p_job_name, p_slot)
       + (j.window_end - coalesce(j.run_at, time '02:00'))
   )
   from public.scheduler_nightly_job j
   where j.job_name = p_job_name;
+$$;
+
+-- pg_net's timeout for a dispatch: a dispatch it timed out on was lost at its
+-- batch's start plus this.
+create function public.scheduler_dispatch_timeout_ms()
+returns integer
+language sql
+immutable
+set search_path = ''
+as $$
+  select 10000;
+$$;
+
+-- Records a dispatch that will never become a run as lost: a `lost` row in the
+-- execution log, ending at p_end, with p_reason, which the dispatch keeps too.
+-- The sweep calls it for dispatches the function never took; dispatching calls
+-- it at once when pg_net refuses the URL. Returns the lost row's id.
+create function public.scheduler_record_lost_dispatch(
+  p_dispatch_id uuid,
+  p_reason text,
+  p_end timestamptz
+) returns uuid
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_lost_id uuid := gen_random_uuid();
+begin
+  insert into public.scheduler_execution_log (
+    id, job_name, trigger, status, started_at, finished_at, error_message,
+    dispatch_id, slot, attempt, previous_execution_id, runner, runner_reason
+  )
+  select v_lost_id, d.job_name, d.kind, 'lost', d.created_at,
+         greatest(d.created_at, p_end), p_reason,
+         d.id, d.slot, d.attempt, d.previous_execution_id, d.runner, d.runner_reason
+  from public.scheduler_dispatch d where d.id = p_dispatch_id;
+  update public.scheduler_dispatch
+  set outcome = 'lost', lost_reason = p_reason, execution_id = v_lost_id
+  where id = p_dispatch_id;
+  return v_lost_id;
+end;
 $$;
 
 -- Records one dispatch of p_job_name for p_slot and posts it through pg_net.
@@ -76,6 +143,12 @@ $$;
 -- dispatch is the fallback of a slot whose attempts were all lost, or it
 -- continues a part the SQL runner ran) is recorded only: the SQL runner's
 -- pg_cron job takes it (20261202000200), so it needs neither pg_net nor Vault.
+-- A function URL in Vault that pg_net cannot use never raises here: the real
+-- pg_net raises inside this transaction on a malformed URL (0.20.0: "Out of
+-- memory"; 0.20.4: "invalid URL ..."), which would roll back the dispatch
+-- record and leave the night unrecorded and unalerted; instead the dispatch is
+-- recorded lost at once with the reason, and the sweep (its fallback too), the
+-- alerts and doctor take it from there.
 create function public.scheduler_enqueue_dispatch(
   p_job_name text,
   p_slot date,
@@ -130,18 +203,24 @@ begin
     raise exception 'nightly-scheduler is not configured: Vault needs the secrets '
       'nightly_scheduler_url and nightly_scheduler_secret';
   end if;
-  -- 10 s covers a cold start and the acknowledgement (p99 well under 100 ms
-  -- warm); the run itself goes on after the answer.
-  v_request := net.http_post(
-    url := v_url,
-    body := jsonb_build_object('job_name', p_job_name, 'dispatch_id', v_id,
-      'payload', coalesce(p_payload, '{}')),
-    headers := jsonb_build_object(
-      'Content-Type', 'application/json',
-      'Authorization', 'Bearer ' || v_secret
-    ),
-    timeout_milliseconds := 10000
-  );
+  -- The timeout covers a cold start and the acknowledgement (p99 well under
+  -- 100 ms warm); the run itself goes on after the answer.
+  begin
+    v_request := net.http_post(
+      url := v_url,
+      body := jsonb_build_object('job_name', p_job_name, 'dispatch_id', v_id,
+        'payload', coalesce(p_payload, '{}')),
+      headers := jsonb_build_object(
+        'Content-Type', 'application/json',
+        'Authorization', 'Bearer ' || v_secret
+      ),
+      timeout_milliseconds := public.scheduler_dispatch_timeout_ms()
+    );
+  exception when others then
+    perform public.scheduler_record_lost_dispatch(v_id,
+      format('The function URL in Vault is not a valid URL: %s', left(sqlerrm, 300)), now());
+    return v_id;
+  end;
   update public.scheduler_dispatch set request_id = v_request where id = v_id;
   return v_id;
 end;
@@ -164,13 +243,17 @@ declare
     from public.scheduler_nightly_job j where j.job_name = p_job_name),
     (now() at time zone 'utc')::date);
   v_attempt integer;
+  v_id uuid;
 begin
   select coalesce(max(d.attempt), 0) + 1 into v_attempt
   from public.scheduler_dispatch d where d.job_name = p_job_name and d.slot = v_slot;
-  return public.scheduler_enqueue_dispatch(
+  v_id := public.scheduler_enqueue_dispatch(
     p_job_name, v_slot, case when v_attempt = 1 then 'cron' else 'retry' end, v_attempt,
     null, p_payload
   );
+  -- By hand for this job alone: the rest of the night's windows stay as they are.
+  update public.scheduler_dispatch set by_hand = true where id = v_id;
+  return v_id;
 end;
 $$;
 
@@ -313,7 +396,7 @@ begin
        and (public.scheduler_slot_settled(p_job_name, p_slot, p_now)
             or (v_job.latest_start is not null and p_now >= greatest(
                   public.scheduler_local_instant(p_slot, v_job.latest_start, v_job.time_zone),
-                  (select min(d.created_at) from public.scheduler_dispatch d where d.slot = p_slot)
+                  public.scheduler_slot_night_start(v_job.job_name, p_slot)
                     + (v_job.latest_start - time '02:00'))))
     then
       perform public.scheduler_enqueue_dispatch(v_job.job_name, p_slot, 'cron', 1);

@@ -3,8 +3,9 @@
 -- response TTL). It matches dispatches with runs and pg_net's responses, so a
 -- request that never became a run is recorded (lost) and retried instead of
 -- vanishing with net._http_response. A lost dispatch ends when it became known
--- lost (pg_net's answer, or the end of its grace), not at the sweep's "now", so
--- a sweep that comes late does not stretch it.
+-- lost (pg_net's answer; for a time-out, when the timeout ran out; or the end
+-- of its grace), not at the sweep's "now", so a sweep that comes late does not
+-- stretch it.
 
 -- p_now: the sweep's "now" (tests pass their own); p_lost_after: how long a
 -- dispatch may stay without an answer or a run before it counts as lost (well
@@ -26,7 +27,6 @@ declare
   v_row record;
   v_response record;
   v_reason text;
-  v_lost_id uuid;
   v_end timestamptz;
   v_retry_at timestamptz;
   v_window_end timestamptz;
@@ -85,20 +85,15 @@ begin
       v_reason := format('No answer from pg_net within %s', p_lost_after);
     end if;
     continue when v_reason is null;
-    v_lost_id := gen_random_uuid();
-    insert into public.scheduler_execution_log (
-      id, job_name, trigger, status, started_at, finished_at, error_message,
-      dispatch_id, slot, attempt, previous_execution_id, runner, runner_reason
-    ) values (
-      v_lost_id, v_row.job_name, v_row.kind, 'lost', v_row.created_at,
-      greatest(v_row.created_at,
-        coalesce(v_response.created, least(p_now, v_row.created_at + p_lost_after))), v_reason,
-      v_row.id, v_row.slot, v_row.attempt, v_row.previous_execution_id, v_row.runner,
-      v_row.runner_reason
-    );
-    update public.scheduler_dispatch
-    set outcome = 'lost', lost_reason = v_reason, execution_id = v_lost_id
-    where id = v_row.id;
+    -- When it became known lost: pg_net's answer (its batch's start, when the
+    -- request was sent), or for a time-out that start plus the timeout, or the
+    -- end of the grace. The retry's backoff counts from there.
+    v_end := case
+      when v_response.timed_out then least(p_now, v_response.created
+        + make_interval(secs => public.scheduler_dispatch_timeout_ms() / 1000.0))
+      else coalesce(v_response.created, least(p_now, v_row.created_at + p_lost_after))
+    end;
+    perform public.scheduler_record_lost_dispatch(v_row.id, v_reason, v_end);
     v_lost := v_lost + 1;
   end loop;
 
@@ -198,6 +193,10 @@ revoke all on function public.scheduler_close_dead_run(uuid)
   from public, anon, authenticated, service_role;
 revoke all on function public.scheduler_slot_window_end(text, date)
   from public, anon, authenticated, service_role;
+revoke all on function public.scheduler_slot_night_start(text, date)
+  from public, anon, authenticated, service_role;
+revoke all on function public.scheduler_dispatch_timeout_ms()
+  from public, anon, authenticated, service_role;
 revoke all on function public.scheduler_enqueue_dispatch(text, date, text, integer, uuid, jsonb, text, text)
   from public, anon, authenticated, service_role;
 revoke all on function public.scheduler_local_instant(date, time, text)
@@ -205,6 +204,8 @@ revoke all on function public.scheduler_local_instant(date, time, text)
 revoke all on function public.scheduler_slot_due_at(text, date)
   from public, anon, authenticated, service_role;
 revoke all on function public.scheduler_dispatch_due(timestamptz)
+  from public, anon, authenticated, service_role;
+revoke all on function public.scheduler_record_lost_dispatch(uuid, text, timestamptz)
   from public, anon, authenticated, service_role;
 revoke all on function public.scheduler_dispatch(text, date, jsonb)
   from public, anon, authenticated, service_role;

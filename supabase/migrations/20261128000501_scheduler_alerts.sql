@@ -107,6 +107,8 @@ $$;
 
 -- Posts p_text to the webhook URL in Vault, if one is set; returns pg_net's
 -- request id or null. `text` is the field both Slack and Teams incoming webhooks read.
+-- A URL pg_net refuses (it raises in the caller's transaction) is a warning and
+-- null, so a bad webhook never stops the alerts themselves from being raised.
 create function public.scheduler_notify_webhook(p_text text)
 returns bigint
 language plpgsql
@@ -121,12 +123,17 @@ begin
   if coalesce(trim(v_url), '') = '' then
     return null;
   end if;
-  return net.http_post(
-    url := v_url,
-    body := jsonb_build_object('text', p_text),
-    headers := jsonb_build_object('Content-Type', 'application/json'),
-    timeout_milliseconds := 5000
-  );
+  begin
+    return net.http_post(
+      url := v_url,
+      body := jsonb_build_object('text', p_text),
+      headers := jsonb_build_object('Content-Type', 'application/json'),
+      timeout_milliseconds := 5000
+    );
+  exception when others then
+    raise warning 'The alert webhook URL in Vault is not a valid URL: %', left(sqlerrm, 300);
+    return null;
+  end;
 end;
 $$;
 

@@ -235,15 +235,22 @@ begin
     raise exception 'nightly-scheduler is not configured: Vault needs the secrets '
       'nightly_scheduler_url and nightly_scheduler_secret';
   end if;
-  return net.http_post(
-    url := v_url,
-    body := jsonb_build_object('job_name', 'heartbeat'),
-    headers := jsonb_build_object(
-      'Content-Type', 'application/json',
-      'Authorization', 'Bearer ' || v_secret
-    ),
-    timeout_milliseconds := 10000
-  );
+  -- pg_net raises on a URL it cannot parse ("Out of memory" on 0.20.0): say what it is.
+  begin
+    return net.http_post(
+      url := v_url,
+      body := jsonb_build_object('job_name', 'heartbeat'),
+      headers := jsonb_build_object(
+        'Content-Type', 'application/json',
+        'Authorization', 'Bearer ' || v_secret
+      ),
+      timeout_milliseconds := 10000
+    );
+  exception when others then
+    raise exception 'The function URL in Vault is not a valid URL: %', left(sqlerrm, 300)
+      using errcode = '22023',
+        hint = 'set nightly_scheduler_url with vault.update_secret()';
+  end;
 end;
 $$;
 

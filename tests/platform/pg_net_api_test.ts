@@ -2,7 +2,7 @@
 // function with its arguments and defaults, every type, the grants, and nothing
 // the real extension lacks.
 import assert from "node:assert/strict";
-import { connect } from "../../local/stack.ts";
+import { connect, connectAdmin } from "../../local/stack.ts";
 import { functionSignatures, rolledBack } from "./catalog.ts";
 
 // pg_net 0.20's functions as its documented API lists them (PLATFORM.md), with
@@ -123,7 +123,10 @@ Deno.test("pg_net API: params are url-encoded and appended; _http_collect_respon
   try {
     const [encoded] = await sql`select net._encode_url_with_params_array('http://x/a?b=1',
       array[net._urlencode_string('k y') || '=' || net._urlencode_string('ä&')]) as url`;
-    assert.equal(encoded.url, "http://x/a?b=1&k%20y=%C3%A4%26");
+    // The real encoder writes its escapes in lower case; _urlencode_string alone in upper case.
+    assert.equal(encoded.url, "http://x/a?b=1&k%20y=%c3%a4%26");
+    const [alone] = await sql`select net._urlencode_string('ä&') as text`;
+    assert.equal(alone.text, "%C3%A4%26");
     const [missing] = await sql`select (net._http_collect_response(-1)).status::text as status,
       (net._http_collect_response(-1)).message`;
     assert.deepEqual(missing, {
@@ -134,7 +137,60 @@ Deno.test("pg_net API: params are url-encoded and appended; _http_collect_respon
     await assert.rejects(sql`select net.http_collect_response(-1)`, /no destination/);
     const [up] = await sql`select net.worker_restart() as restarted`;
     assert.equal(up.restarted, true);
-    await sql`select net.wait_until_running(), net.check_worker_is_up()`;
+    await sql`select net.wait_until_running()`;
+  } finally {
+    await sql.end();
+  }
+});
+
+Deno.test("pg_net API: check_worker_is_up() reads backend_type, so it raises for postgres and passes for a role that may see the worker", async () => {
+  const sql = connect();
+  const admin = connectAdmin();
+  try {
+    // postgres lacks pg_read_all_stats: the worker's backend_type reads as null to it.
+    await assert.rejects(
+      sql`select net.check_worker_is_up()`,
+      /pg_net background worker is not up/,
+    );
+    await admin`select net.check_worker_is_up()`;
+    const [worker] = await admin`select application_name, backend_type from pg_stat_activity
+      where application_name = 'pg_net 0.20.0' limit 1`;
+    // The real worker is a background process ('pg_net 0.20.0 worker'); the stand-in's a client session.
+    assert.ok(
+      ["pg_net 0.20.0 worker", "client backend"].includes(worker.backend_type),
+      worker.backend_type,
+    );
+  } finally {
+    await sql.end();
+    await admin.end();
+  }
+});
+
+Deno.test("pg_net API: a malformed URL raises inside the caller's transaction and queues nothing", async () => {
+  const sql = connect();
+  try {
+    const count = async () =>
+      (await sql`select count(*)::int as n from net.http_request_queue`)[0].n;
+    const before = await count();
+    await assert.rejects(
+      sql`select net.http_post('htp//bad url', timeout_milliseconds := 1000)`,
+      /htp\/\/bad url/,
+    );
+    await assert.rejects(sql`select net.http_get('http://')`);
+    assert.equal(await count(), before);
+  } finally {
+    await sql.end();
+  }
+});
+
+Deno.test("pg_net API: the extension is not trusted and belongs to supabase_admin, as on hosted", async () => {
+  const sql = connect();
+  try {
+    const [row] = await sql`select e.extowner::regrole::text as owner, v.trusted
+      from pg_extension e
+      join pg_available_extension_versions v on v.name = e.extname and v.version = e.extversion
+      where e.extname = 'pg_net'`;
+    assert.deepEqual(row, { owner: "supabase_admin", trusted: false });
   } finally {
     await sql.end();
   }

@@ -1,10 +1,11 @@
 // Platform contract: the pg_net stand-in's worker behaves like pg_net 0.20's
 // background worker (as the real 0.20 was observed to behave): batches held in one
 // transaction until every request answered, visibility at commit, `created` per
-// batch, head-of-line waiting, woken not polled, time-outs recorded.
+// batch, head-of-line waiting, woken (and reading the queue about a second after
+// a batch) rather than polling, time-outs recorded.
 import assert from "node:assert/strict";
 import type postgres from "postgres";
-import { connect } from "../../local/stack.ts";
+import { connect, connectAdmin } from "../../local/stack.ts";
 import { startProbe, waitFor } from "./http_probe.ts";
 
 const SLOW_MS = 3000;
@@ -31,11 +32,13 @@ Deno.test("pg_net: a batch is one transaction held until its slowest request ans
       5000,
       () => probe.hit("/fast")?.answeredAt ?? undefined,
     );
+    // The worker's session details are only visible to a role like its own.
+    const admin = connectAdmin();
     const [worker] = await waitFor("the worker's open transaction", 5000, async () => {
-      const rows = await sql`select backend_xid::text from pg_stat_activity
-        where application_name = 'pg_net worker' and backend_xid is not null`;
+      const rows = await admin`select backend_xid::text from pg_stat_activity
+        where application_name = 'pg_net 0.20.0' and backend_xid is not null`;
       return rows.length > 0 ? rows : undefined;
-    });
+    }).finally(() => admin.end());
     assert.ok(worker.backend_xid, "the batch holds a transaction id");
     const early = await responses(sql, ids);
     assert.equal(early.length, 0, "no response is visible while the batch runs");
@@ -100,10 +103,47 @@ Deno.test("pg_net: a GET queued while a batch runs waits for it (head of line); 
   }
 });
 
+/** Queues a GET without net.wake(), as only the worker's own reading of the queue would send it. */
+async function queueUnwoken(sql: postgres.Sql, url: string): Promise<void> {
+  await sql`insert into net.http_request_queue (method, url, headers, timeout_milliseconds)
+    values ('GET', ${url}, '{}', 5000)`;
+}
+
+/** Sends one woken request and waits for its batch to commit. */
+async function oneBatch(sql: postgres.Sql, url: string): Promise<void> {
+  const [{ id }] = await sql`select net.http_get(${url})::text as id`;
+  await waitFor("the batch to commit", 20_000, async () => {
+    const rows = await responses(sql, [id]);
+    return rows.length > 0 ? true : undefined;
+  });
+}
+
+Deno.test("pg_net: after a batch the worker reads the queue again for about a second, then only when woken", async () => {
+  const sql = connect();
+  const probe = startProbe();
+  try {
+    await oneBatch(sql, probe.url("/batch"));
+    await queueUnwoken(sql, probe.url("/drained"));
+    await waitFor("the request queued right after the batch", 5_000, () => probe.hit("/drained"));
+    // The drain after that last batch is over by now: back to waiting for a wake-up.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    await queueUnwoken(sql, probe.url("/later"));
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    assert.equal(probe.hit("/later"), undefined, "the worker kept polling the queue");
+    await sql`select net.wake()`;
+    await waitFor("the woken worker to send the request", 10_000, () => probe.hit("/later"));
+  } finally {
+    await probe.close();
+    await sql.end();
+  }
+});
+
 Deno.test("pg_net: the worker acts when woken (net.wake() at commit), not on a timer", async () => {
   const sql = connect();
   const probe = startProbe();
   try {
+    // Past the drain after any earlier test's batch.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
     // Queued without net.wake(): nothing sends it.
     await sql`insert into net.http_request_queue (method, url, headers, timeout_milliseconds)
       values ('GET', ${probe.url("/unwoken")}, '{}', 5000)`;

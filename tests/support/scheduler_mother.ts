@@ -1,6 +1,7 @@
 // Builds a fully faked scheduler (use cases + HTTP handler) and requests to it.
 import { AuthorizeCaller } from "../../src/application/authorize_caller.ts";
 import { RunJob, type RunJobSettings } from "../../src/application/run_job.ts";
+import type { Sleep } from "../../src/domain/batch_pacer.ts";
 import type { Clock } from "../../src/domain/clock.ts";
 import type { WorkerLifecycle } from "../../src/application/ports/worker_lifecycle.ts";
 import type { JobHandler } from "../../src/domain/job.ts";
@@ -21,6 +22,8 @@ export function fakeScheduler<C extends Clock = SteppingClock>(options: {
   jobs?: Record<string, JobHandler>;
   settings?: Partial<RunJobSettings>;
   clock?: C;
+  /** The backoff's sleep; by default it returns at once. */
+  sleep?: Sleep;
   lifecycle?: WorkerLifecycle;
 } = {}) {
   const secrets = new FakeSecretStore(TEST_SECRET);
@@ -34,7 +37,7 @@ export function fakeScheduler<C extends Clock = SteppingClock>(options: {
     lock,
     clock,
     logger,
-    sleep: () => Promise.resolve(),
+    sleep: options.sleep ?? (() => Promise.resolve()),
     newExecutionId: () => `00000000-0000-4000-8000-${String(++ids).padStart(12, "0")}`,
     lifecycle: options.lifecycle,
     settings: {
@@ -48,8 +51,16 @@ export function fakeScheduler<C extends Clock = SteppingClock>(options: {
     },
   });
   const authorizeCaller = new AuthorizeCaller(secrets);
-  const handler = createSchedulerHandler({ authorizeCaller, runJob, logger, clock });
-  return { handler, runJob, authorizeCaller, secrets, log, lock, logger, clock };
+  // The log throttle's count-line timers, for a test to run when it chooses.
+  const logFlushes: { run: () => void; delayMs: number }[] = [];
+  const handler = createSchedulerHandler({
+    authorizeCaller,
+    runJob,
+    logger,
+    clock,
+    scheduleLogFlush: (run, delayMs) => logFlushes.push({ run, delayMs }),
+  });
+  return { handler, runJob, authorizeCaller, secrets, log, lock, logger, clock, logFlushes };
 }
 
 /** A POST to the scheduler; `body` is JSON-encoded unless it is already a string. */

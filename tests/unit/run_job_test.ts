@@ -82,23 +82,6 @@ Deno.test("RunJob.execute() releases a timed-out run's lease only once its handl
   assert.deepEqual(s.lock.held(), []);
 });
 
-Deno.test("RunJob.execute() keeps the lease when the final write keeps failing, so its lapse closes the row", async () => {
-  const s = fakeScheduler({ jobs: { heartbeat: recordingJob().handler } });
-  let tries = 0;
-  s.lock.finish = () => {
-    tries++;
-    return Promise.reject(new Error("PostgREST down"));
-  };
-  await assert.rejects(
-    s.runJob.execute({ jobName: "heartbeat", dispatchId: null, payload: {} }),
-    /PostgREST down/,
-  );
-  assert.equal(s.log.records()[0].status, "running");
-  assert.equal(s.lock.held().length, 1);
-  assert.equal(tries, 4, "100 + 200 + 400 ms of backoff fit the 1000 ms window, 800 more do not");
-  assert.ok(s.logger.lines.some((l) => l.event === "job.final_write_failed"));
-});
-
 Deno.test("RunJob.execute() retries the final write through a blip and keeps the run's real end", async () => {
   const s = fakeScheduler({ jobs: { heartbeat: recordingJob().handler } });
   const finish = s.lock.finish.bind(s.lock);

@@ -7,10 +7,17 @@
 --   net.wake(), net.worker_restart()   NOTIFY on channels local/pg_net_worker.ts
 --     listens on; NOTIFY is delivered at COMMIT, which is when the real wake()
 --     takes effect for the worker too;
---   net.check_worker_is_up(), net.wait_until_running()   look for the worker's
---     session by application_name 'pg_net worker' (the real worker is a
---     background process; the stand-in's is a client session);
---   URL encoding of params   plain SQL with the real encoder's output.
+--   net.check_worker_is_up()   looks, like the real one, at the worker's
+--     backend_type in pg_stat_activity, which only a role with
+--     pg_read_all_stats (or the worker's own) sees, so it raises for postgres
+--     as the real one does; the stand-in's worker is a client session named
+--     by application_name 'pg_net 0.20.0' (the real worker's application_name;
+--     its backend_type here is 'client backend', not 'pg_net 0.20.0 worker');
+--   net.wait_until_running()   waits for that session (application_name,
+--     which every role sees);
+--   URL encoding of params   plain SQL with the real encoder's output;
+--   a malformed URL   raises in the caller's transaction, with 0.20.4's text
+--     (0.20.0 said only 'Out of memory'), so nothing is queued.
 -- The worker's own queries live in local/pg_net_worker.ts, never in schema net.
 
 \echo Use "CREATE EXTENSION pg_net" to load this file. \quit
@@ -64,7 +71,10 @@ create function net.check_worker_is_up() returns void
 language plpgsql
 as $$
 begin
-  if not exists (select from pg_stat_activity where application_name = 'pg_net worker') then
+  if not exists (
+    select from pg_stat_activity
+    where application_name = 'pg_net 0.20.0' and backend_type is not null
+  ) then
     raise exception 'the pg_net background worker is not up'
       using detail = 'no session of the local pg_net worker is connected',
             hint = 'start it with: bash local/stack.sh up';
@@ -79,7 +89,7 @@ language plpgsql
 as $$
 begin
   loop
-    exit when exists (select from pg_stat_activity where application_name = 'pg_net worker');
+    exit when exists (select from pg_stat_activity where application_name = 'pg_net 0.20.0');
     perform pg_sleep(0.05);
   end loop;
 end
@@ -121,16 +131,36 @@ as $$
   ) as octets
 $$;
 
--- Appends already-encoded `key=value` pairs to a URL, after '?' or '&'.
+-- Checks the URL as libcurl's URL parser does before anything is queued (a
+-- malformed one raises in the caller's transaction), then appends the
+-- `key=value` pairs after '?' or '&', their percent-escapes in lower case as
+-- the real one writes them.
 create function net._encode_url_with_params_array(url text, params_array text[]) returns text
-language sql
+language plpgsql
 immutable
 as $$
-  select case
-    when coalesce(cardinality(params_array), 0) = 0 then url
-    when strpos(url, '?') > 0 then url || '&' || array_to_string(params_array, '&')
-    else url || '?' || array_to_string(params_array, '&')
-  end
+declare
+  problem text := case
+    when url is null or url !~ '^[A-Za-z][A-Za-z0-9+.-]*://' then 'Bad scheme'
+    when url ~ '[[:space:][:cntrl:]]' then 'Malformed input to a URL function'
+    when url ~ '^[^:]+://([/?#]|$)' then 'No host part in the URL'
+  end;
+  query text;
+begin
+  if problem is not null then
+    raise exception 'invalid URL "%": %', url, problem;
+  end if;
+  if coalesce(cardinality(params_array), 0) = 0 then
+    return url;
+  end if;
+  select string_agg(
+    case when i = 1 or left(part, 2) !~ '^[0-9A-Fa-f]{2}$' then part
+         else lower(left(part, 2)) || substr(part, 3) end,
+    '%' order by i)
+  into query
+  from unnest(string_to_array(array_to_string(params_array, '&'), '%')) with ordinality as t(part, i);
+  return url || case when strpos(url, '?') > 0 then '&' else '?' end || query;
+end
 $$;
 
 create function net.http_get(

@@ -3,7 +3,7 @@ import type { Logger } from "../../application/ports/logger.ts";
 import type { RunJob, RunJobResult } from "../../application/run_job.ts";
 import type { Clock } from "../../domain/clock.ts";
 import { durationMs, type ExecutionRecord } from "../../domain/execution_record.ts";
-import { LogThrottle } from "../logging/log_throttle.ts";
+import { LogThrottle, type ScheduleFlush } from "../logging/log_throttle.ts";
 import { errorResponse, HttpError, json } from "./http_error.ts";
 import { readJsonBody } from "./read_body.ts";
 import { parseRunRequest } from "./request_schema.ts";
@@ -17,6 +17,8 @@ export interface SchedulerHandlerDependencies {
   readonly clock: Clock;
   /** How often a flood of refused or failing calls writes a line (first one, then a count). */
   readonly logIntervalMs?: number;
+  /** Writes a flood's count line at its interval's end; a real timer unless a test passes its own. */
+  readonly scheduleLogFlush?: ScheduleFlush;
   /**
    * Keeps a run alive after its caller hangs up (pg_net times out long before a
    * long job ends). `EdgeRuntime.waitUntil` on Supabase; a no-op under plain Deno,
@@ -29,7 +31,12 @@ export interface SchedulerHandlerDependencies {
 export function createSchedulerHandler(
   deps: SchedulerHandlerDependencies,
 ): (request: Request) => Promise<Response> {
-  const throttle = new LogThrottle(deps.logger, deps.clock, deps.logIntervalMs);
+  const throttle = new LogThrottle(
+    deps.logger,
+    deps.clock,
+    deps.logIntervalMs,
+    deps.scheduleLogFlush,
+  );
   return async (request) => {
     try {
       return await handle(request, deps, throttle);

@@ -4,6 +4,15 @@ import type { Clock } from "../../domain/clock.ts";
 /** The most distinct keys tracked at once; past it the oldest window is flushed and dropped. */
 const MAX_KEYS = 64;
 
+/** Runs `flush` after `delayMs`; the throttle writes a window's count line with it. */
+export type ScheduleFlush = (flush: () => void, delayMs: number) => void;
+
+/** A real timer that does not keep the process alive for a count line. */
+export const timerFlush: ScheduleFlush = (flush, delayMs) => {
+  const id = setTimeout(flush, delayMs);
+  if (typeof Deno.unrefTimer === "function") Deno.unrefTimer(id);
+};
+
 interface Window {
   readonly level: "warn" | "error";
   readonly event: string;
@@ -14,19 +23,27 @@ interface Window {
 
 /**
  * Collapses a flood of one kind of line (say, unauthorized calls) into the first line of
- * each interval plus, when the next interval starts, one `<event>.suppressed` line with how
- * many were left out. Log volume then stays bounded whatever a caller sends.
+ * each interval plus, when the interval ends, one `<event>.suppressed` line with how many
+ * were left out, written on its own timer so the count of a flood that stops is written
+ * too. Log volume then stays bounded whatever a caller sends.
  */
 export class LogThrottle {
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #intervalMs: number;
+  readonly #schedule: ScheduleFlush;
   readonly #windows = new Map<string, Window>();
 
-  constructor(logger: Logger, clock: Clock, intervalMs = 60_000) {
+  constructor(
+    logger: Logger,
+    clock: Clock,
+    intervalMs = 60_000,
+    schedule: ScheduleFlush = timerFlush,
+  ) {
     this.#logger = logger;
     this.#clock = clock;
     this.#intervalMs = intervalMs;
+    this.#schedule = schedule;
   }
 
   warn(key: string, event: string, fields: LogFields = {}): void {
@@ -41,7 +58,12 @@ export class LogThrottle {
     const now = this.#clock.now().getTime();
     const open = this.#windows.get(key);
     if (open && now - open.openedAt < this.#intervalMs) {
-      open.suppressed++;
+      // The first line left out sets the timer that writes the count at the interval's end.
+      if (open.suppressed++ === 0) {
+        this.#schedule(() => {
+          if (this.#windows.get(key) === open) this.#flush(key, open);
+        }, Math.max(0, open.openedAt + this.#intervalMs - now));
+      }
       return;
     }
     if (open) this.#flush(key, open);

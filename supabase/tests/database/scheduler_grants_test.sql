@@ -7,7 +7,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
 
-select plan(89);
+select plan(98);
 
 select is(has_function_privilege(r, f, 'execute'), false, format('%s cannot execute %s', r, f))
 from unnest(array[
@@ -22,6 +22,9 @@ from unnest(array[
   'public.scheduler_dispatch_dependents(text, date, timestamptz)',
   'public.scheduler_slot_settled(text, date, timestamptz)',
   'public.scheduler_slot_window_end(text, date)',
+  'public.scheduler_slot_night_start(text, date)',
+  'public.scheduler_record_lost_dispatch(uuid, text, timestamptz)',
+  'public.scheduler_dispatch_timeout_ms()',
   'public.scheduler_slot_ended_partial(text, date)',
   'public.scheduler_check_quarantine_alerts(timestamptz)',
   'public.scheduler_quarantined_needs_person(text)',

@@ -8,7 +8,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = extensions, public;
 
-select plan(18);
+select plan(19);
 
 -- These nights are dispatched by hand below; no catch-up of earlier nights (issue 17) joins them.
 alter table scheduler_nightly_job alter column catch_up set default 'none';
@@ -123,6 +123,15 @@ insert into scheduler_dispatch (job_name, slot, attempt, kind, created_at) value
 select is(
   scheduler_slot_window_end('tap_silent', '2100-01-03'),
   '2100-01-03 18:00:00+00'::timestamptz, 'a late slot gets the same length of window'
+);
+-- One job dispatched by hand late (scheduler_dispatch()) moves its own window only.
+insert into scheduler_dispatch (job_name, slot, attempt, kind, created_at, by_hand) values
+  ('tap_first', '2100-01-04', 1, 'cron', '2100-01-04 14:00:00+00', true);
+select results_eq(
+  $$select scheduler_slot_window_end('tap_first', '2100-01-04'),
+           scheduler_slot_window_end('tap_silent', '2100-01-04')$$,
+  $$values ('2100-01-04 18:00:00+00'::timestamptz, '2100-01-04 06:00:00+00'::timestamptz)$$,
+  'a job dispatched late by hand gets its own window, and moves no other job''s'
 );
 
 -- A paused job is not dispatched at 02:00.

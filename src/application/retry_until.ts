@@ -1,29 +1,30 @@
 import type { Sleep } from "../domain/batch_pacer.ts";
+import type { Clock } from "../domain/clock.ts";
 
-// Nothing cancels a final write's backoff: it is short and bounded by its window.
+// Nothing cancels a final write's backoff: it is bounded by its deadline.
 const NEVER = new AbortController().signal;
 
 /**
  * Calls `attempt` until it succeeds, backing off from 100 ms (doubling, at
- * most 2 s between tries) for at most `windowMs` in all; then throws the last
- * error. `onRetry` hears about each failure that will be tried again.
+ * most 2 s between tries) while the next try would still come before
+ * `deadline()` (read again after every failure, so it may move); then throws
+ * the last error. `onRetry` hears about each failure that will be tried again.
  */
-export async function retryWithin<T>(
+export async function retryUntil<T>(
   attempt: () => Promise<T>,
-  windowMs: number,
+  deadline: () => Date,
+  clock: Clock,
   sleep: Sleep,
   onRetry: (error: unknown, waitMs: number) => void = () => {},
 ): Promise<T> {
-  let waited = 0;
   let delay = 100;
   while (true) {
     try {
       return await attempt();
     } catch (error) {
-      if (waited + delay > windowMs) throw error;
+      if (clock.now().getTime() + delay > deadline().getTime()) throw error;
       onRetry(error, delay);
       await sleep(delay, NEVER);
-      waited += delay;
       delay = Math.min(delay * 2, 2_000);
     }
   }
