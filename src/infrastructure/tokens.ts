@@ -2,7 +2,6 @@
 export const TOKENS = {
   Clock: Symbol("Clock"),
   Logger: Symbol("Logger"),
-  SupabaseClient: Symbol("SupabaseClient"),
   SecretStore: Symbol("SecretStore"),
   JobLock: Symbol("JobLock"),
   CertificationExpiryStore: Symbol("CertificationExpiryStore"),

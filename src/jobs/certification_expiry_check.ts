@@ -1,5 +1,7 @@
 import type {
   CertificationExpiryStore,
+  ExpireBatchResult,
+  ExpiryCursor,
   NoticeCursor,
   QueueNoticesResult,
 } from "../application/ports/certification_expiry_store.ts";
@@ -94,19 +96,22 @@ async function expireAll(
   progress: Progress,
   context: JobContext,
 ): Promise<StopReason | null> {
-  for (let more = true; more;) {
+  let after: ExpiryCursor | null = null;
+  do {
     const stop = pacer.stopReason();
     if (stop !== null) return stop;
-    const { result, durationMs } = await pacer.run(() => store.expireBatch(now, plan.batchSize));
+    const from: ExpiryCursor | null = after;
+    const batch = (): Promise<ExpireBatchResult> => store.expireBatch(now, plan.batchSize, from);
+    const { result, durationMs } = await pacer.run(batch);
     progress.expired += result.expired;
-    more = result.more;
+    after = result.next;
     context.logger.info("certification_expiry.batch", {
       step: "expire",
       batch: pacer.batches,
       rows: result.expired,
       duration_ms: durationMs,
     });
-  }
+  } while (after !== null);
   return null;
 }
 

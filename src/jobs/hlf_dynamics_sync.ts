@@ -13,6 +13,7 @@ import { BatchPacer, type StopReason } from "../domain/batch_pacer.ts";
 import { DomainError, PartialRunError } from "../domain/errors.ts";
 import { type JobContext, type JobHandler, WorkRemains } from "../domain/job.ts";
 import { WorkerStoppingError } from "../domain/worker_stop.ts";
+import { ChangePages } from "./change_pages.ts";
 
 /** The ports the sync works through. */
 export interface HlfDynamicsSyncPorts {
@@ -52,13 +53,16 @@ export class PortalRejectedError extends DomainError {
 
 /**
  * `hlf_dynamics_sync`: sends HLF's changed certification statuses to its
- * portal page by page, reading the next page while the previous one uploads.
- * The cursor moves past records the portal accepted and past records it
- * refused for good (those go to the quarantine, retried on later nights), never
- * past one that failed for now. A crash therefore loses nothing and at most
- * re-sends one page (upserts are idempotent). A run that runs short of time
- * ends as a part (WorkRemains) and the next part goes on; one that fails still
- * reports what it sent.
+ * portal page by page. Pages are read ahead and pushed while earlier ones are
+ * still uploading, as many as keep the portal's request slots full; each page
+ * is settled (quarantine, cursor) in feed order once it and every page before
+ * it have answered, while later pages upload. The cursor moves past records
+ * the portal accepted and past records it refused for good (those go to the
+ * quarantine, retried on later nights), never past one that failed for now or
+ * one not yet answered. A crash therefore loses nothing and re-sends at most
+ * the pages in flight (upserts are idempotent). A run that runs short of time
+ * starts no new page, settles those under way, and ends as a part
+ * (WorkRemains); one that fails still reports what it sent.
  */
 export function hlfDynamicsSync(
   ports: HlfDynamicsSyncPorts,
@@ -82,62 +86,93 @@ export function hlfDynamicsSync(
       complete,
       ...(stopped ? { stopped } : {}),
     });
-    // Set while a read-ahead page is pending, so its failure is never unhandled.
-    let ahead: Promise<CertificationChange[]> | null = null;
+    // Pages pushed at once: enough to keep every request slot busy across a page boundary.
+    const depth = pagesInFlight(ports.portal.recordsInFlight, options.pageSize);
+    const inFlight: { changes: CertificationChange[]; push: Promise<PortalPushResult> }[] = [];
+    // Ended once a page fails, so the pages behind it start no new request or wait.
+    const halt = new AbortController();
     // Portal waits (Retry-After, backoff) end where the margin begins: the part ends, not fails.
     // Requests already sent run on under the run's own signal, so their answers still count.
     const soft = pacer.softStop();
-    const signals = { signal: context.signal, waitSignal: soft.signal };
+    const signals = {
+      signal: context.signal,
+      waitSignal: AbortSignal.any([soft.signal, halt.signal]),
+    };
+    // Certifications this run quarantined: accepting one later in the run releases it.
+    const heldNow = new Set<string>();
+    const settle = async (changes: CertificationChange[], result: PortalPushResult) => {
+      const passed = passablePrefix(changes, result);
+      const refused = result.rejected.filter((r) =>
+        !r.retryable && changes.findIndex((c) => c.status.certificationId === r.certificationId) <
+          passed
+      );
+      // Held before the cursor passes them, so a crash in between loses none.
+      await ports.quarantine.hold(owner, refused.map(quarantineEntry), context.clock.now());
+      refused.forEach((r) => heldNow.add(r.certificationId));
+      const accepted = changes.slice(0, passed).filter((c) =>
+        result.accepted.has(c.status.certificationId)
+      );
+      // Only what a quarantine holds is released: most pages need no call at all.
+      const releasable = accepted.filter((c) =>
+        c.quarantined || heldNow.has(c.status.certificationId)
+      ).map((c) => c.status.certificationId);
+      counts.released += await ports.quarantine.release(options.syncName, releasable);
+      if (passed > 0) {
+        cursor = changes[passed - 1].cursor;
+        await ports.feed.advance(options.syncName, cursor, context.clock.now());
+      }
+      counts.sent += accepted.length;
+      counts.quarantined += refused.length;
+      context.logger.info("hlf_dynamics_sync.batch", {
+        size: changes.length,
+        accepted: accepted.length,
+        quarantined: refused.length,
+        cursor,
+      });
+      if (passed < changes.length) throw rejection(changes, passed, result, cursor);
+    };
     try {
       cursor = await ports.feed.position(options.syncName);
       await retryQuarantined(ports, options, context, signals, counts);
-      ahead = guarded(ports.feed.read(options.organisationCode, cursor, options.pageSize));
+      const pages = new ChangePages(
+        ports.feed,
+        options.organisationCode,
+        cursor,
+        options.pageSize,
+        depth,
+      );
+      let drained = false;
       while (true) {
-        stopped = pacer.stopReason();
-        if (stopped !== null) {
-          context.logger.info("hlf_dynamics_sync.stopped", { reason: stopped, cursor, ...counts });
-          // Out of time with changes left: the next part of the night carries on from the cursor.
-          return pacer.workRemains(stopped) ? new WorkRemains(summary(false)) : summary(false);
+        while (!drained && inFlight.length < depth) {
+          stopped = pacer.stopReason();
+          if (stopped !== null) break;
+          const changes = await pages.next();
+          if (changes.length === 0) {
+            drained = true;
+            break;
+          }
+          const push = pacer.run(() => ports.portal.push(changes.map((c) => c.status), signals))
+            .then(({ result }) => result);
+          inFlight.push({ changes, push: guarded(push) });
+          if (changes.length < options.pageSize) drained = true;
         }
-        const changes: CertificationChange[] = await ahead;
-        if (changes.length === 0) return summary(true);
-        const full = changes.length === options.pageSize;
-        const last = changes[changes.length - 1].cursor;
-        ahead = full
-          ? guarded(ports.feed.read(options.organisationCode, last, options.pageSize))
-          : Promise.resolve([]);
-        const { result } = await pacer.run(() =>
-          ports.portal.push(changes.map((c) => c.status), signals)
-        );
-        const passed = passablePrefix(changes, result);
-        const refused = result.rejected.filter((r) =>
-          !r.retryable && changes.findIndex((c) => c.status.certificationId === r.certificationId) <
-            passed
-        );
-        // Held before the cursor passes them, so a crash in between loses none.
-        await ports.quarantine.hold(owner, refused.map(quarantineEntry), context.clock.now());
-        const acceptedIds = changes.slice(0, passed).map((c) => c.status.certificationId)
-          .filter((id) => result.accepted.has(id));
-        counts.released += await ports.quarantine.release(options.syncName, acceptedIds);
-        if (passed > 0) {
-          cursor = changes[passed - 1].cursor;
-          await ports.feed.advance(options.syncName, cursor, context.clock.now());
-        }
-        counts.sent += acceptedIds.length;
-        counts.quarantined += refused.length;
-        context.logger.info("hlf_dynamics_sync.batch", {
-          size: changes.length,
-          accepted: acceptedIds.length,
-          quarantined: refused.length,
-          cursor,
-        });
-        if (passed < changes.length) throw rejection(changes, passed, result, cursor);
-        if (!full) return summary(true);
+        const page = inFlight.shift();
+        if (page === undefined) break;
+        await settle(page.changes, await page.push);
       }
+      if (stopped !== null) {
+        context.logger.info("hlf_dynamics_sync.stopped", { reason: stopped, cursor, ...counts });
+        // Out of time with changes left: the next part of the night carries on from the cursor.
+        return pacer.workRemains(stopped) ? new WorkRemains(summary(false)) : summary(false);
+      }
+      return summary(true);
     } catch (error) {
+      // Pages behind the failed one start nothing new; their requests in flight are let finish.
+      halt.abort(new Error("An earlier page failed"));
+      await Promise.allSettled(inFlight.map((p) => p.push));
       if (context.signal.reason instanceof WorkerStoppingError) {
-        // The platform stops the worker mid-page: that page's cursor did not move, so the
-        // next part (in a fresh worker) resends at most it; upserts are idempotent.
+        // The platform stops the worker mid-page: the cursor did not move past the pages under
+        // way, so the next part (in a fresh worker) resends at most those; upserts are idempotent.
         stopped = "worker_stopping";
         context.logger.info("hlf_dynamics_sync.stopped", { reason: stopped, cursor, ...counts });
         return new WorkRemains(summary(false));
@@ -158,6 +193,11 @@ export function hlfDynamicsSync(
       soft.dispose();
     }
   };
+}
+
+/** Pages pushed at once: one more than fills the portal's slots, so a page boundary leaves none idle. */
+function pagesInFlight(recordsInFlight: number, pageSize: number): number {
+  return recordsInFlight <= 1 ? 1 : Math.ceil(recordsInFlight / pageSize) + 1;
 }
 
 /** Tries tonight's due quarantined records once: accepted ones leave, refused ones count an attempt. */
@@ -205,7 +245,7 @@ function quarantineEntry(r: PortalPushResult["rejected"][number]) {
   return { certificationId: r.certificationId, portalStatus: r.status, errorMessage };
 }
 
-/** The same promise, marked handled: a read-ahead the loop abandons must not crash the isolate. */
+/** The same promise, marked handled: a page the loop abandons must not crash the isolate. */
 function guarded<T>(promise: Promise<T>): Promise<T> {
   promise.catch(() => {});
   return promise;

@@ -7,6 +7,7 @@ import type { JobHandler, JobRegistry } from "../domain/job.ts";
 import { certificationExpiryCheck } from "./certification_expiry_check.ts";
 import { heartbeat } from "./heartbeat.ts";
 import { hlfDynamicsSync } from "./hlf_dynamics_sync.ts";
+import { lazyJob } from "./lazy_job.ts";
 import { schedulerRetention } from "./scheduler_retention.ts";
 
 /**
@@ -16,7 +17,8 @@ import { schedulerRetention } from "./scheduler_retention.ts";
 export interface JobPorts {
   readonly certificationExpiryStore: CertificationExpiryStore;
   readonly certificationChangeFeed: CertificationChangeFeed;
-  readonly certificationPortal: CertificationPortal;
+  /** Made on the sync's first run, so the portal's modules load only then. */
+  readonly certificationPortal: () => Promise<CertificationPortal>;
   readonly syncQuarantine: SyncQuarantine;
   readonly retentionStore: RetentionStore;
 }
@@ -28,11 +30,13 @@ export function createJobRegistry(ports: JobPorts): JobRegistry {
     ["certification_expiry_check", certificationExpiryCheck(ports.certificationExpiryStore)],
     [
       "hlf_dynamics_sync",
-      hlfDynamicsSync({
-        portal: ports.certificationPortal,
-        feed: ports.certificationChangeFeed,
-        quarantine: ports.syncQuarantine,
-      }),
+      lazyJob(async () =>
+        hlfDynamicsSync({
+          portal: await ports.certificationPortal(),
+          feed: ports.certificationChangeFeed,
+          quarantine: ports.syncQuarantine,
+        })
+      ),
     ],
     ["scheduler_retention", schedulerRetention(ports.retentionStore)],
   ]);

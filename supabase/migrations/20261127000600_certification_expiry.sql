@@ -40,19 +40,38 @@ revoke all on public.certification_expiry_notice from public, anon, authenticate
 grant select, insert, update on public.certification_expiry_notice to service_role;
 
 -- Expires up to p_batch_size active certifications whose expires_at <= p_now,
--- oldest first. The batch is chosen from the index in expiry order, then
--- updated by ctid: a TID scan visits the rows in physical order, so a batch
--- touches each heap page once instead of hopping between pages (at 1M rows this
--- is what brings the job to about 1.3x of one big UPDATE; see BENCHMARKS.md).
--- The same statement re-checks status and expires_at, and a row a concurrent
--- writer changed meanwhile has moved to a new ctid and is left for the next
--- batch or night. more = the batch was full, so more may be due.
-create function public.certification_expire_batch(p_now timestamptz, p_batch_size integer)
-returns table (expired integer, more boolean)
+-- walking the table in physical order from just after p_after (null: from the
+-- start), so each heap page is written about once a night, as a plain
+-- UPDATE's sequential scan would (see BENCHMARKS.md):
+--   1. the next p_batch_size + 1 due rows after p_after, in physical order:
+--      with many rows due the planner takes a TID range scan from p_after that
+--      stops once it has them; with few, a bitmap scan of their entries in
+--      certification_active_expires_idx (a bitmap heap scan also visits pages
+--      in physical order). Sequential scans (which may start mid-table, where a
+--      concurrent one is) and plain index scans (expiry order) are off here.
+--   2. the batch (the first p_batch_size of them) is updated by a TID scan of
+--      exactly those addresses, re-checking status and expires_at: a row a
+--      concurrent writer changed meanwhile has moved and is left for the next
+--      night.
+-- more = a due row was seen past the batch, so a walk never ends with an empty
+-- batch; last_ctid is the p_after for the next batch. A caller may pass no
+-- p_after every time: the walk then reads the front of the table again
+-- (correct, slower).
+create function public.certification_expire_batch(
+  p_now timestamptz,
+  p_batch_size integer,
+  p_after tid default null
+)
+returns table (expired integer, more boolean, last_ctid tid)
 language plpgsql
 set search_path = ''
+set enable_seqscan = off
+set enable_indexscan = off
+set enable_bitmapscan = on
 as $$
 declare
+  v_from tid := coalesce(p_after, '(0,0)'::tid);
+  v_due tid[];
   v_batch tid[];
   v_expired integer;
 begin
@@ -60,18 +79,21 @@ begin
     raise exception 'certification_expire_batch needs p_now and p_batch_size from 1 to 100000, '
       'got % and %', p_now, p_batch_size using errcode = '22023';
   end if;
-  v_batch := array(
+  v_due := array(
     select c.ctid
     from public.certification c
-    where c.status = 'active' and c.expires_at <= p_now
-    order by c.expires_at, c.id
-    limit p_batch_size
+    where c.ctid > v_from and c.status = 'active' and c.expires_at <= p_now
+    limit p_batch_size + 1
   );
+  v_batch := array(select t from unnest(v_due) as d (t) order by t limit p_batch_size);
+  -- For the update, only a TID scan (a bitmap scan would read every due row's page).
+  perform pg_catalog.set_config('enable_bitmapscan', 'off', true);
   update public.certification c
   set status = 'expired', expired_at = p_now, updated_at = p_now
   where c.ctid = any (v_batch) and c.status = 'active' and c.expires_at <= p_now;
   get diagnostics v_expired = row_count;
-  return query select v_expired, cardinality(v_batch) = p_batch_size;
+  return query select v_expired, cardinality(v_due) > p_batch_size,
+    v_batch[cardinality(v_batch)];
 end;
 $$;
 
@@ -79,7 +101,8 @@ $$;
 -- (after the key p_after_expires_at, p_after_id) that expire within
 -- p_window_days after p_now. Walking by key keeps every batch as cheap as the
 -- first; on conflict makes a re-run (or an overlapping one) insert nothing twice.
--- last_* is the key to pass as p_after_* next; more = the batch was full.
+-- last_* is the key to pass as p_after_* next; more = another certification
+-- follows the batch (it reads one row past it), so no walk ends with an empty batch.
 create function public.certification_queue_expiry_notices_batch(
   p_now timestamptz,
   p_window_days integer,
@@ -107,21 +130,24 @@ begin
       and c.expires_at <= p_now + make_interval(days => p_window_days)
       and (p_after_id is null or (c.expires_at, c.id) > (p_after_expires_at, p_after_id))
     order by c.expires_at, c.id
-    limit p_batch_size
+    limit p_batch_size + 1
+  ),
+  batch as (
+    select * from candidate order by expires_at, id limit p_batch_size
   ),
   inserted as (
     insert into public.certification_expiry_notice
       (certification_id, peer_mentor_id, window_days, expires_at, created_at)
     select id, peer_mentor_id, p_window_days, expires_at, p_now
-    from candidate
+    from batch
     on conflict (certification_id, window_days) do nothing
     returning 1
   ),
   tail as (
-    select expires_at, id from candidate order by expires_at desc, id desc limit 1
+    select expires_at, id from batch order by expires_at desc, id desc limit 1
   )
   select (select count(*)::integer from inserted),
-    (select count(*) from candidate) = p_batch_size,
+    (select count(*) from candidate) > p_batch_size,
     (select expires_at from tail),
     (select id from tail);
 end;
@@ -192,10 +218,13 @@ begin
   v_window := (v_state ->> 'window')::integer;
   -- Expire first, so nothing past its date is warned about as "expiring soon".
   if (v_state ->> 'expiring')::boolean then
-    select * into v_expired from public.certification_expire_batch(p_now, v_batch);
+    -- The walk goes on from the previous batch's last row address (after_ctid).
+    select * into v_expired from public.certification_expire_batch(
+      p_now, v_batch, (v_state ->> 'after_ctid')::tid);
     v_state := v_state || jsonb_build_object(
       'expired', (v_state ->> 'expired')::integer + v_expired.expired,
-      'expiring', v_expired.more);
+      'expiring', v_expired.more,
+      'after_ctid', case when v_expired.more then v_expired.last_ctid::text end);
   elsif v_window < cardinality(v_windows) then
     v_days := v_windows[v_window + 1];
     select * into v_queued from public.certification_queue_expiry_notices_batch(
@@ -220,12 +249,13 @@ revoke all on function public.certification_expiry_check_sql(timestamptz, jsonb,
   from public, anon, authenticated, service_role;
 
 -- Supabase grants new functions in public to anon and authenticated by default.
-revoke all on function public.certification_expire_batch(timestamptz, integer)
+revoke all on function public.certification_expire_batch(timestamptz, integer, tid)
   from public, anon, authenticated;
 revoke all on function public.certification_queue_expiry_notices_batch(
   timestamptz, integer, integer, timestamptz, uuid
 ) from public, anon, authenticated;
-grant execute on function public.certification_expire_batch(timestamptz, integer) to service_role;
+grant execute on function public.certification_expire_batch(timestamptz, integer, tid)
+  to service_role;
 grant execute on function public.certification_queue_expiry_notices_batch(
   timestamptz, integer, integer, timestamptz, uuid
 ) to service_role;

@@ -113,7 +113,10 @@ create function public.scheduler_certification_changes(
   status text,
   issued_at timestamptz,
   expires_at timestamptz,
-  expired_at timestamptz
+  expired_at timestamptz,
+  -- Held in a sync's quarantine (20261128000401) when read: only such a record,
+  -- once accepted, needs a release call, so most pages need none.
+  quarantined boolean
 )
 language plpgsql
 stable
@@ -129,6 +132,9 @@ declare
   v_after_id uuid := coalesce(p_after_certification_id, '00000000-0000-0000-0000-000000000000');
   v_organisation_id uuid;
   v_mentors bigint;
+  v_per integer;
+  v_page uuid[];
+  v_exact boolean;
 begin
   if p_limit is null or p_limit < 1 or p_limit > 1000 then
     raise exception 'p_limit must be from 1 to 1000, got %', p_limit;
@@ -144,9 +150,58 @@ begin
   from (select 1 from public.peer_mentor pm where pm.organisation_id = v_organisation_id limit 5001) m;
 
   if v_mentors <= 5000 then
+    -- Each mentor's next rows in change order, keys only and at most v_per of
+    -- them; the page is the first p_limit of those. It is the true page unless
+    -- a mentor that gave all v_per of its rows may have more before the page's
+    -- end (or the page came out short): then each mentor gives up to p_limit,
+    -- as before. A bulk load (a few mentors with thousands of rows each) so
+    -- reads about 2 x p_limit keys a page instead of p_limit per mentor.
+    v_per := least(p_limit, greatest(16, ceil(2.0 * p_limit / greatest(v_mentors, 1))::integer));
+    with cand as materialized (
+      select k.change_xid, k.id, k.rank
+      from public.peer_mentor pm
+      cross join lateral (
+        select c1.change_xid, c1.id,
+               row_number() over (order by c1.change_xid, c1.id) as rank
+        from public.certification c1
+        where c1.peer_mentor_id = pm.id
+          and (c1.change_xid, c1.id) > (v_after_xid, v_after_id)
+          and c1.change_xid < v_horizon
+        order by c1.change_xid, c1.id
+        limit v_per
+      ) k
+      where pm.organisation_id = v_organisation_id
+    ),
+    page as materialized (
+      select cand.change_xid, cand.id from cand order by cand.change_xid, cand.id limit p_limit
+    ),
+    page_end as (
+      select page.change_xid, page.id from page order by page.change_xid desc, page.id desc limit 1
+    ),
+    -- A mentor's last candidate (rank v_per) before the page's end: it may have more rows there.
+    cut as (
+      select from cand
+      where cand.rank = v_per
+        and ((select count(*) from page) < p_limit
+          or (cand.change_xid, cand.id) < (select page_end.change_xid, page_end.id from page_end))
+    )
+    select array(select page.id from page order by page.change_xid, page.id),
+      not exists (select from cut)
+    into v_page, v_exact;
+    if v_per = p_limit or v_exact then
+      return query
+        select c.change_xid::text, c.id, c.peer_mentor_id, c.certification_type, c.status,
+               c.issued_at, c.expires_at, c.expired_at,
+               exists (select from public.scheduler_sync_quarantine q where q.certification_id = c.id)
+        from unnest(v_page) as p (id)
+        join public.certification c on c.id = p.id
+        order by c.change_xid, c.id;
+      return;
+    end if;
     return query
       select c.change_xid::text, c.id, c.peer_mentor_id, c.certification_type, c.status,
-             c.issued_at, c.expires_at, c.expired_at
+             c.issued_at, c.expires_at, c.expired_at,
+             exists (select from public.scheduler_sync_quarantine q where q.certification_id = c.id)
       from public.peer_mentor pm
       cross join lateral (
         select c1.* from public.certification c1
@@ -162,7 +217,8 @@ begin
   else
     return query
       select c.change_xid::text, c.id, c.peer_mentor_id, c.certification_type, c.status,
-             c.issued_at, c.expires_at, c.expired_at
+             c.issued_at, c.expires_at, c.expired_at,
+             exists (select from public.scheduler_sync_quarantine q where q.certification_id = c.id)
       from public.certification c
       join public.peer_mentor pm on pm.id = c.peer_mentor_id
       where pm.organisation_id = v_organisation_id

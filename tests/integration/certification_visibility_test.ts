@@ -231,3 +231,133 @@ Deno.test("certification_status_list() over HTTP answers a bad filter with 400 a
     assert.equal(response.body.message, "p_expiring_within_days must be from 1 to 365, got 0");
   });
 });
+
+/** How often certifications were read through the organisation-wide expiry index. */
+async function expiryOrderScans(sql: postgres.Sql): Promise<number> {
+  const [row] = await sql`select coalesce(sum(idx_scan), 0)::int as scans from pg_stat_user_indexes
+    where indexrelname = 'certification_expiry_order_idx'`;
+  return row.scans;
+}
+
+Deno.test("certification_status_list() for an administrator of most of the roster walks certifications in expiry order and answers exactly what the rule allows, for every filter and page", async () => {
+  const sql = connect();
+  const codes = [
+    testOrganisationCode("visibility_admin"),
+    testOrganisationCode("visibility_other"),
+  ];
+  const admin = crypto.randomUUID();
+  const limit = 5;
+  try {
+    // The walk is chosen when the administered mentors are a large enough share of all
+    // (their count squared at least 5 x p_limit x all): size the organisation to that.
+    const [{ others }] = await sql`select count(*)::int as others from peer_mentor`;
+    const size = Math.ceil((25 + Math.sqrt(625 + 100 * others)) / 2) + 50;
+    await sql`insert into auth.users (id, aud, role) values (${admin}, 'authenticated', 'authenticated')`;
+    const orgs: string[] = [];
+    for (const code of codes) {
+      const [org] =
+        await sql`insert into organisation (code, name) values (${code}, ${code}) returning id`;
+      orgs.push(org.id);
+    }
+    const [chapterA] = await sql`insert into chapter (organisation_id, name)
+      values (${orgs[0]}, 'a1') returning id`;
+    const [chapterB] = await sql`insert into chapter (organisation_id, name)
+      values (${orgs[1]}, 'b1') returning id`;
+    // Administrator of A (size mentors); chapter coordinator of b1 in B, where two of five
+    // mentors are members: the page mixes both branches of the rule.
+    await sql`
+      with m as (
+        insert into peer_mentor (organisation_id, full_name)
+        select ${orgs[0]}, 'A ' || n from generate_series(1, ${size}::int) n returning id
+      ), b as (
+        insert into peer_mentor (organisation_id, full_name)
+        select ${orgs[1]}, 'B ' || n from generate_series(1, 5) n returning id
+      ), mine as (
+        insert into chapter_membership (organisation_id, chapter_id, peer_mentor_id)
+        select ${orgs[0]}, ${chapterA.id}, id from m where hashtext(id::text) % 7 = 0
+      ), theirs as (
+        insert into chapter_membership (organisation_id, chapter_id, peer_mentor_id)
+        select ${orgs[1]}, ${chapterB.id}, id from (select id from b order by id limit 2) two
+      )
+      insert into certification
+        (peer_mentor_id, certification_type, issued_at, expires_at, status, expired_at)
+      select x.id, 'type_' || k, now() - interval '3 years',
+        now() + make_interval(days => (abs(hashtext(x.id::text || k)) % 1460) - 730),
+        s.status, case when s.status = 'expired' then now() - interval '1 day' end
+      from (select id from m union all select id from b) x
+      cross join generate_series(1, 3) k
+      cross join lateral (select (array['active', 'active', 'expired', 'revoked'])
+        [1 + abs(hashtext(x.id::text || k || 's')) % 4] as status) s`;
+    for (
+      const [org, role, chapter] of [
+        [orgs[0], "organisation_administrator", null],
+        [orgs[1], "chapter_coordinator", chapterB.id],
+      ] as const
+    ) {
+      const [c] = await sql`insert into coordinator (organisation_id, user_id, full_name)
+        values (${org}, ${admin}, 'Administrator') returning id`;
+      await sql`insert into coordinator_role (organisation_id, coordinator_id, role, chapter_id)
+        values (${org}, ${c.id}, ${role}, ${chapter})`;
+    }
+    await sql`analyze peer_mentor`;
+
+    const token = await userToken(admin);
+    const before = await expiryOrderScans(sql);
+    const filters: Record<string, unknown>[] = [
+      {},
+      { p_status: "revoked" },
+      { p_status: "active" },
+      { p_expiring_within_days: 30 },
+      { p_chapter_id: chapterA.id },
+      { p_chapter_id: chapterB.id },
+    ];
+    for (const filter of filters) {
+      // What the rule allows, straight from the tables, in the list's order.
+      const expected = (await sql`
+        select c.id from certification c
+        where c.peer_mentor_id in (select v.peer_mentor_id from peer_mentors_visible_to(${admin}) v)
+          and (${(filter.p_status as string) ?? null}::text is null or c.status = ${
+        (filter.p_status as string) ?? null
+      })
+          and (${(filter.p_expiring_within_days as number) ?? null}::int is null
+            or (c.status = 'active' and c.expires_at < now() + make_interval(days => ${
+        (filter.p_expiring_within_days as number) ?? 0
+      })))
+          and (${(filter.p_chapter_id as string) ?? null}::uuid is null or exists (
+            select from chapter_membership m where m.peer_mentor_id = c.peer_mentor_id
+              and m.chapter_id = ${(filter.p_chapter_id as string) ?? null}
+              and m.starts_at <= now() and (m.ends_at is null or m.ends_at > now())))
+        order by c.expires_at, c.id limit ${3 * limit}`).map((r) => r.id as string);
+      const listed: string[] = [];
+      let after: Record<string, unknown> = {};
+      for (let page = 0; page < 3; page++) {
+        const response = await rpc("certification_status_list", token, {
+          ...filter,
+          ...after,
+          p_limit: limit,
+        });
+        assert.equal(response.status, 200, JSON.stringify(response.body));
+        const rows = response.body as { certification_id: string; expires_at: string }[];
+        listed.push(...rows.map((r) => r.certification_id));
+        if (rows.length < limit) break;
+        const last = rows[rows.length - 1];
+        after = {
+          p_after_expires_at: last.expires_at,
+          p_after_certification_id: last.certification_id,
+        };
+      }
+      assert.deepEqual(listed, expected, `filter ${JSON.stringify(filter)}`);
+    }
+    // The walk ran (the statistics reach the view within a second or so of each call).
+    let scans = before;
+    for (let i = 0; i < 40 && scans === before; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      scans = await expiryOrderScans(sql);
+    }
+    assert.ok(scans > before, "the administrator's pages walked the expiry-order index");
+  } finally {
+    for (const code of codes) await dropRoster(sql, code);
+    await sql`delete from auth.users where id = ${admin}`;
+    await sql.end();
+  }
+});

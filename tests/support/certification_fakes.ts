@@ -3,6 +3,7 @@
 import type {
   CertificationExpiryStore,
   ExpireBatchResult,
+  ExpiryCursor,
   NoticeCursor,
   QueueNoticesResult,
 } from "../../src/application/ports/certification_expiry_store.ts";
@@ -42,17 +43,22 @@ export class InMemoryCertificationExpiryStore implements CertificationExpiryStor
 
   constructor(readonly certifications: FakeCertification[]) {}
 
-  expireBatch(now: Date, limit: number): Promise<ExpireBatchResult> {
-    this.calls.push(`expire:${limit}`);
-    const due = this.#active()
-      .filter((c) => c.expiresAt <= now)
-      .slice(0, limit);
-    for (const c of due) {
+  /** Walks the list in its order (the table's physical order), like the SQL function. */
+  expireBatch(now: Date, limit: number, after: ExpiryCursor | null): Promise<ExpireBatchResult> {
+    this.calls.push(`expire:${limit}:${after ?? "start"}`);
+    const from = after === null ? 0 : Number(after) + 1;
+    const due = this.certifications
+      .map((c, position) => ({ c, position }))
+      .filter(({ c, position }) => position >= from && c.status === "active" && c.expiresAt <= now)
+      .slice(0, limit + 1);
+    const batch = due.slice(0, limit);
+    for (const { c } of batch) {
       c.status = "expired";
       c.expiredAt = now;
     }
     this.afterBatch(this.calls.length);
-    return Promise.resolve({ expired: due.length, more: due.length === limit });
+    const next = due.length > limit ? String(batch[limit - 1].position) as ExpiryCursor : null;
+    return Promise.resolve({ expired: batch.length, next });
   }
 
   queueNoticesBatch(
@@ -66,17 +72,19 @@ export class InMemoryCertificationExpiryStore implements CertificationExpiryStor
     const candidates = this.#active()
       .filter((c) => c.expiresAt > now && c.expiresAt.getTime() <= end)
       .filter((c) => after === null || key(c) > after)
-      .slice(0, limit);
+      .slice(0, limit + 1);
+    const batch = candidates.slice(0, limit);
     let queued = 0;
-    for (const c of candidates) {
+    for (const c of batch) {
       const noticeKey = `${c.id}/${windowDays}`;
       if (this.notices.has(noticeKey)) continue;
       this.notices.set(noticeKey, { windowDays, createdAt: now });
       queued++;
     }
-    const full = candidates.length === limit;
+    // Like the SQL function: one row read past the batch says whether another follows.
+    const more = candidates.length > limit;
     this.afterBatch(this.calls.length);
-    return Promise.resolve({ queued, next: full ? key(candidates[limit - 1]) : null });
+    return Promise.resolve({ queued, next: more ? key(batch[limit - 1]) : null });
   }
 
   /** Notices per window, e.g. `{30: 3, 7: 1}`. */

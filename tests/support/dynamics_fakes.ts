@@ -50,6 +50,8 @@ export class InMemoryChangeFeed implements CertificationChangeFeed {
   readonly cursors = new Map<string, ChangeCursor>();
   readonly reads: { organisationCode: string; after: ChangeCursor | null; limit: number }[] = [];
   readonly advances: { syncName: string; to: ChangeCursor }[] = [];
+  /** Whether a quarantine holds the certification (the feed's `quarantined` flag). */
+  quarantined: (certificationId: string) => boolean = () => false;
 
   constructor(readonly changes: { organisationCode: string; status: CertificationStatus }[] = []) {}
 
@@ -72,7 +74,8 @@ export class InMemoryChangeFeed implements CertificationChangeFeed {
     for (let i = start; i < this.changes.length && out.length < limit; i++) {
       const change = this.changes[i];
       if (change.organisationCode !== organisationCode) continue;
-      out.push({ cursor: `pos:${i + 1}`, status: change.status });
+      const quarantined = this.quarantined(change.status.certificationId);
+      out.push({ cursor: `pos:${i + 1}`, status: change.status, quarantined });
     }
     return Promise.resolve(out);
   }
@@ -94,7 +97,8 @@ export class ScriptedCertificationPortal implements CertificationPortal {
   /** Called after each batch, so a test can abort or move the clock between batches. */
   afterBatch: (batch: number) => void = () => {};
 
-  constructor(readonly enabled = true) {}
+  /** `recordsInFlight` 1 (the default): the sync pushes one page after another. */
+  constructor(readonly enabled = true, readonly recordsInFlight = 1) {}
 
   /** Rejects this certification id on every call: for good (400) unless `retryable` (503). */
   reject(certificationId: string, retryable = false): this {
@@ -168,7 +172,11 @@ export class InMemorySyncQuarantine implements SyncQuarantine {
     return Promise.resolve(due);
   }
 
+  /** The ids of each release call, as sent. */
+  readonly releases: string[][] = [];
+
   release(_syncName: string, certificationIds: readonly string[]): Promise<number> {
+    if (certificationIds.length > 0) this.releases.push([...certificationIds]);
     return Promise.resolve(certificationIds.filter((id) => this.held.delete(id)).length);
   }
 }

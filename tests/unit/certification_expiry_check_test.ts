@@ -61,20 +61,21 @@ Deno.test("certification_expiry_check queues one notice per active certification
   assert.equal(summary?.stopped_by, null);
 });
 
-Deno.test("certification_expiry_check works in batches of batch_size until each step is done", async () => {
+Deno.test("certification_expiry_check works in batches of batch_size until each step is done, with no empty batch at the end", async () => {
   const store = new InMemoryCertificationExpiryStore(roster());
   const { context, logger } = expiryContext({ clock: new ManualClock(NOW) });
 
   const summary = await expiryCheck(store, { batchSize: 2 })({}, context);
 
-  // Expire: 2 (full) + 0; 30 days: 2 (full) + 1; 7 days: 2 (full) + 0.
-  assert.equal(store.calls.filter((c) => c.startsWith("expire:2")).length, 2);
+  // Expire: 2 (all that is due); 30 days: 2 + 1; 7 days: 2. A batch that used up
+  // the rows ends the step: the store looks one row past it.
+  assert.deepEqual(store.calls.filter((c) => c.startsWith("expire:")), ["expire:2:start"]);
   assert.equal(store.calls.filter((c) => c.startsWith("notice:30:2")).length, 2);
-  assert.equal(store.calls.filter((c) => c.startsWith("notice:7:2")).length, 2);
-  assert.equal(summary?.batches, 6);
+  assert.equal(store.calls.filter((c) => c.startsWith("notice:7:2")).length, 1);
+  assert.equal(summary?.batches, 4);
   assert.deepEqual(summary?.notices, { "30": 3, "7": 2 });
   const batchLines = logger.lines.filter((l) => l.event === "certification_expiry.batch");
-  assert.equal(batchLines.length, 6);
+  assert.equal(batchLines.length, 4);
   assert.deepEqual(batchLines[0].fields, { step: "expire", batch: 1, rows: 2, duration_ms: 0 });
   assert.equal(batchLines[2].fields.window_days, 30);
 });
@@ -110,7 +111,7 @@ Deno.test("certification_expiry_check stops between batches when aborted and the
   assert.equal(first?.stopped_by, "aborted");
   assert.equal(first?.batches, 1);
   assert.equal(first?.expired, 1);
-  assert.deepEqual(store.calls, ["expire:1"], "no batch starts after the abort");
+  assert.deepEqual(store.calls, ["expire:1:start"], "no batch starts after the abort");
   assert.ok(logger.lines.some((l) => l.event === "certification_expiry.stopped"));
 
   store.afterBatch = () => {};
@@ -186,7 +187,7 @@ Deno.test("certification_expiry_check takes windows_days and batch_size from the
   );
 
   assert.deepEqual(summary?.notices, { "21": 3 });
-  assert.deepEqual(store.calls, ["expire:7", "notice:21:7:start"]);
+  assert.deepEqual(store.calls, ["expire:7:start", "notice:21:7:start"]);
 });
 
 Deno.test("certification_expiry_check only expires when windows_days is empty", async () => {

@@ -58,6 +58,25 @@ Deno.test("DataverseCertificationPortal keeps at most `concurrency` upserts in f
   assert.equal(fake.maxInFlight, 3);
 });
 
+Deno.test("DataverseCertificationPortal keeps `concurrency` requests in flight across pushes under way at once, the earlier push's first", async () => {
+  const { fake, portal } = setup({ concurrency: 3, batchSize: 2 });
+  const first = records(8);
+  const second = Array.from({ length: 8 }, (_, i) => aCertificationStatus(i + 101));
+
+  const [a, b] = await Promise.all([portal.push(first, signals()), portal.push(second, signals())]);
+
+  assert.equal(a.accepted.size, 8);
+  assert.equal(b.accepted.size, 8);
+  assert.equal(fake.maxInFlight, 3, "two pages together stay within the portal's limit");
+  assert.equal(portal.recordsInFlight, 6);
+  const order = fake.multiples().map((m) => JSON.parse(m.body).Targets[0]["@odata.id"] as string);
+  const firstIds = first.filter((_, i) => i % 2 === 0).map((r) => r.certificationId);
+  assert.ok(
+    firstIds.every((id) => order.slice(0, 4).some((target) => target.includes(id))),
+    `the first push's requests go first: ${order.join(", ")}`,
+  );
+});
+
 Deno.test("DataverseCertificationPortal waits out Retry-After on 429 and then succeeds", async () => {
   const { fake, portal, sleeper } = setup({ concurrency: 1 });
   fake.upsertScript.push({ status: 429, headers: { "retry-after": "7" }, errorCode: "0x80072322" });

@@ -7,10 +7,15 @@ const ROOT = new URL("../../", import.meta.url);
 const ENTRY = new URL("supabase/functions/nightly-scheduler/index.ts", ROOT);
 const FUNCTION_CONFIG = new URL("supabase/functions/nightly-scheduler/deno.json", ROOT);
 const SPECIFIER = /(?:import|export)\s+(?:type\s+)?(?:[^'";]*?\s+from\s+)?["']([^"']+)["']/g;
+// A dynamic import with a literal specifier (the composition root's lazy parts): bundled too.
+const DYNAMIC = /\bimport\(\s*["']([^"']+)["']\s*\)/g;
 
 function specifiersOf(source: string): string[] {
   const withoutComments = source.replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
-  return [...withoutComments.matchAll(SPECIFIER)].map((m) => m[1]);
+  return [
+    ...[...withoutComments.matchAll(SPECIFIER)].map((m) => m[1]),
+    ...[...withoutComments.matchAll(DYNAMIC)].map((m) => m[1]),
+  ];
 }
 
 function walk(...entries: URL[]) {

@@ -15,6 +15,11 @@ import {
   ScriptedCertificationPortal,
 } from "../support/dynamics_fakes.ts";
 import { SteppingClock } from "../support/fakes.ts";
+import type {
+  PortalPushResult,
+  PortalPushSignals,
+} from "../../src/application/ports/certification_portal.ts";
+import type { CertificationStatus } from "../../src/domain/certification_status.ts";
 
 const OPTIONS: HlfDynamicsSyncOptions = { ...HLF_DYNAMICS_SYNC_DEFAULTS, pageSize: 3 };
 const SYNC = OPTIONS.syncName;
@@ -279,4 +284,77 @@ Deno.test("hlfDynamicsSync() ends the part, not the run, when a portal wait runs
   assert.deepEqual(feed.advances, []);
   assert.ok(logger.lines.some((l) => l.fields.reason === "portal_wait"));
   assert.equal(context.signal.aborted, false, "the run's own budget was not spent");
+});
+
+/** A portal whose pushes stay open until the test answers them, `recordsInFlight` records at a time. */
+class HeldPortal extends ScriptedCertificationPortal {
+  readonly open: { ids: string[]; answer(): void }[] = [];
+
+  constructor(recordsInFlight: number) {
+    super(true, recordsInFlight);
+  }
+
+  override push(records: readonly CertificationStatus[], signals: PortalPushSignals) {
+    return new Promise<PortalPushResult>((resolve) => {
+      this.open.push({
+        ids: records.map((r) => r.certificationId),
+        answer: () => resolve(super.push(records, signals)),
+      });
+    });
+  }
+}
+
+/** Lets every pending promise callback run. */
+const settled = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+Deno.test("hlfDynamicsSync() keeps pages uploading across page boundaries, and moves the cursor only past pages answered in feed order", async () => {
+  const feed = new InMemoryChangeFeed().add("hlf", 12);
+  // Six records in flight over pages of three: three pages pushed at once.
+  const portal = new HeldPortal(6);
+  const { sync } = setup(feed, portal);
+
+  const run = sync({}, aJobContext().context);
+  await settled();
+  assert.deepEqual(
+    portal.open.map((p) => p.ids),
+    [[1, 2, 3], [4, 5, 6], [7, 8, 9]].map((p) => p.map(idOf)),
+  );
+
+  // The second page answers first: the cursor waits for the first.
+  portal.open[1].answer();
+  await settled();
+  assert.equal(feed.advances.length, 0);
+  assert.equal(portal.open.length, 3, "no page starts before one is settled");
+
+  portal.open[0].answer();
+  await settled();
+  assert.deepEqual(feed.advances.map((a) => a.to), ["pos:3", "pos:6"]);
+  assert.equal(portal.open.length, 4, "the last page starts; the feed has nothing after it");
+
+  for (const page of portal.open.slice(2)) page.answer();
+  const summary = await run;
+
+  assert.equal(summary?.sent, 12);
+  assert.equal(summary?.complete, true);
+  assert.deepEqual(feed.advances.map((a) => a.to), ["pos:3", "pos:6", "pos:9", "pos:12"]);
+});
+
+Deno.test("hlfDynamicsSync() releases only records a quarantine holds, and sends no release call for a page without any", async () => {
+  const { feed, portal, quarantine, sync } = setup(new InMemoryChangeFeed().add("hlf", 7));
+  feed.quarantined = (id) => quarantine.held.has(id);
+  const owner = { syncName: SYNC, jobName: "hlf_dynamics_sync" };
+  // Held from an earlier night, and changed since: the feed brings it again.
+  await quarantine.hold(owner, [{
+    certificationId: idOf(5),
+    portalStatus: 400,
+    errorMessage: "HTTP 400",
+  }], new Date());
+  portal.reject(idOf(2));
+
+  const summary = await sync({}, aJobContext().context);
+
+  assert.equal(summary?.sent, 6);
+  assert.equal(summary?.released, 1);
+  assert.deepEqual(quarantine.releases, [[idOf(5)]]);
+  assert.deepEqual([...quarantine.held.keys()], [idOf(2)]);
 });

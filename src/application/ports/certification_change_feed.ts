@@ -7,6 +7,8 @@ export type ChangeCursor = string;
 export interface CertificationChange {
   readonly cursor: ChangeCursor;
   readonly status: CertificationStatus;
+  /** Whether a sync's quarantine held the certification when it was read (so accepting it releases it). */
+  readonly quarantined: boolean;
 }
 
 /** Certification changes in a stable order, and a named cursor per consumer that only moves forward. */

@@ -1,9 +1,12 @@
+/** Where the expiry walk got to; opaque outside the store that made it. */
+export type ExpiryCursor = string & { readonly __brand: "ExpiryCursor" };
+
 /** What one expiry batch did. */
 export interface ExpireBatchResult {
   /** Certifications this batch moved from active to expired. */
   readonly expired: number;
-  /** True when the batch was full, so more may be due. */
-  readonly more: boolean;
+  /** The cursor to continue from when more are due, or null when none are left. */
+  readonly next: ExpiryCursor | null;
 }
 
 /** Where a walk through one warning window got to; opaque outside the store that made it. */
@@ -19,8 +22,12 @@ export interface QueueNoticesResult {
 
 /** Certifications as the expiry job sees them: set-based batches, each its own transaction. */
 export interface CertificationExpiryStore {
-  /** Expires up to `limit` active certifications whose expiry is at or before `now`. */
-  expireBatch(now: Date, limit: number): Promise<ExpireBatchResult>;
+  /**
+   * Expires up to `limit` active certifications whose expiry is at or before
+   * `now`, after `after` (null = the start; a later batch of the same walk
+   * passes the previous batch's `next`).
+   */
+  expireBatch(now: Date, limit: number, after: ExpiryCursor | null): Promise<ExpireBatchResult>;
   /**
    * Queues one notice per active certification expiring within `windowDays`
    * after `now`, for up to `limit` certifications after `after` (null = the start).

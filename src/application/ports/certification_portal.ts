@@ -40,8 +40,16 @@ export interface CertificationPortal {
   /** False for the stand-in used while the sync is switched off: it sends nothing. */
   readonly enabled: boolean;
   /**
+   * How many records the portal keeps in flight at most, over every push under
+   * way; a caller with more to send pushes that much at once so none of its
+   * request slots waits for the next page.
+   */
+  readonly recordsInFlight: number;
+  /**
    * Creates or updates each record in the portal. A refused record does not
    * stop the others; after a retryable failure no new records are started.
+   * Several pushes may be under way at once; together they stay within
+   * `recordsInFlight`, the earlier push's requests going first.
    * Throws when nothing can be sent (no access token, wrong target), when
    * `signal` aborts, or when `waitSignal` ends a wait or comes before a request.
    */

@@ -11,6 +11,7 @@ import { dataverseRow, upsertMultipleUrl, upsertUrl } from "./dataverse_row.ts";
 import { DataverseSender, type SendOutcome } from "./dataverse_sender.ts";
 import type { DataverseSettings } from "./dynamics_settings.ts";
 import type { HttpDependencies } from "./http_dependencies.ts";
+import { RequestSlots } from "./request_slots.ts";
 import type { RetryPolicy } from "./retry_policy.ts";
 
 // Answers meaning "this endpoint has no UpsertMultiple", not "a record is bad".
@@ -21,7 +22,7 @@ const TARGET_REFUSED = new Set([403, 404, 405]);
 /**
  * Pushes certification statuses into a Dataverse table by alternate key:
  * `batchSize` records per `UpsertMultiple` request, `concurrency` requests in
- * flight. UpsertMultiple is all or nothing, so a batch the portal refuses is
+ * flight across every push under way (a sync pushes several pages at once). UpsertMultiple is all or nothing, so a batch the portal refuses is
  * resent one `PATCH <set>(<key>='<id>')` per record to find the record at
  * fault; a portal without the batch form gets single PATCHes from then on.
  */
@@ -29,6 +30,7 @@ export class DataverseCertificationPortal implements CertificationPortal {
   readonly enabled = true;
   readonly #settings: DataverseSettings;
   readonly #sender: DataverseSender;
+  readonly #slots: RequestSlots;
   #batchForm = true;
 
   constructor(
@@ -39,11 +41,17 @@ export class DataverseCertificationPortal implements CertificationPortal {
   ) {
     this.#settings = settings;
     this.#sender = new DataverseSender(settings.requestTimeoutMs, retry, tokens, deps);
+    this.#slots = new RequestSlots(settings.concurrency);
   }
 
   /** Whether the portal still takes UpsertMultiple (false once it refused the form). */
   get batchForm(): boolean {
     return this.#batchForm;
+  }
+
+  /** Records this portal has in flight at most: `concurrency` requests of `batchSize`. */
+  get recordsInFlight(): number {
+    return this.#slots.size * this.#settings.batchSize;
   }
 
   async push(
@@ -56,24 +64,25 @@ export class DataverseCertificationPortal implements CertificationPortal {
     }
     const accepted = new Set<string>();
     const rejected: PortalRejection[] = [];
-    let next = 0;
     let halted = false;
     let failure: { error: unknown } | null = null;
-    const worker = async () => {
-      while (next < chunks.length && !halted && failure === null) {
-        try {
-          const outcome = await this.#pushChunk(chunks[next++], signals);
-          outcome.accepted.forEach((id) => accepted.add(id));
-          rejected.push(...outcome.rejected);
-          // The cursor cannot pass a record that may still go through: start nothing new.
-          if (outcome.rejected.some((r) => r.retryable)) halted = true;
-        } catch (error) {
-          failure ??= { error };
-        }
+    // Every chunk queues for one of the portal's slots, shared with pushes of other pages.
+    const send = async (chunk: CertificationStatus[]) => {
+      const release = await this.#slots.take();
+      try {
+        // The cursor cannot pass a record that may still go through: start nothing new.
+        if (halted || failure !== null) return;
+        const outcome = await this.#pushChunk(chunk, signals);
+        outcome.accepted.forEach((id) => accepted.add(id));
+        rejected.push(...outcome.rejected);
+        if (outcome.rejected.some((r) => r.retryable)) halted = true;
+      } catch (error) {
+        failure ??= { error };
+      } finally {
+        release();
       }
     };
-    const workers = Math.max(1, Math.min(this.#settings.concurrency, chunks.length));
-    await Promise.all(Array.from({ length: workers }, worker));
+    await Promise.all(chunks.map(send));
     if (failure !== null) throw (failure as { error: unknown }).error;
     return { accepted, rejected };
   }

@@ -7,6 +7,7 @@ import { InfrastructureError } from "../../domain/errors.ts";
 /** Enabled but unusable: every push fails with the reason, so the execution log shows it. */
 export class MisconfiguredCertificationPortal implements CertificationPortal {
   readonly enabled = true;
+  readonly recordsInFlight = 1;
   readonly #reason: string;
 
   constructor(reason: string) {

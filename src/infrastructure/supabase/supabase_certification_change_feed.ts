@@ -13,6 +13,7 @@ import { infrastructureError } from "./postgrest_error.ts";
 
 interface ChangeRow extends CertificationStatusRow {
   change_xid: string;
+  quarantined: boolean;
 }
 
 /**
@@ -77,5 +78,6 @@ function toChange(row: ChangeRow): CertificationChange {
   return {
     cursor: `${row.change_xid}:${row.certification_id}`,
     status: certificationStatusFromRow(row),
+    quarantined: row.quarantined,
   };
 }

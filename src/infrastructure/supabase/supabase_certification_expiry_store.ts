@@ -2,6 +2,7 @@ import type { SupabaseClient } from "@supabase/supabase-js";
 import type {
   CertificationExpiryStore,
   ExpireBatchResult,
+  ExpiryCursor,
   NoticeCursor,
   QueueNoticesResult,
 } from "../../application/ports/certification_expiry_store.ts";
@@ -11,6 +12,7 @@ import { infrastructureError } from "./postgrest_error.ts";
 interface ExpireRow {
   expired: number;
   more: boolean;
+  last_ctid: string | null;
 }
 
 interface NoticeRow {
@@ -31,15 +33,22 @@ export class SupabaseCertificationExpiryStore implements CertificationExpiryStor
     this.#client = client;
   }
 
-  async expireBatch(now: Date, limit: number): Promise<ExpireBatchResult> {
+  async expireBatch(
+    now: Date,
+    limit: number,
+    after: ExpiryCursor | null,
+  ): Promise<ExpireBatchResult> {
     const operation = `expire a batch of ${limit} certifications as of '${now.toISOString()}'`;
     const { data, error } = await this.#client.rpc("certification_expire_batch", {
       p_now: now.toISOString(),
       p_batch_size: limit,
+      p_after: after,
     }).single<ExpireRow>();
     if (error) throw infrastructureError(operation, error);
     if (data === null) throw new InfrastructureError(`Cannot ${operation}: no answer`);
-    return { expired: data.expired, more: data.more };
+    // The cursor is the batch's last row address ('(block,offset)'), as PostgreSQL wrote it.
+    const next = data.more && data.last_ctid !== null ? data.last_ctid as ExpiryCursor : null;
+    return { expired: data.expired, next };
   }
 
   async queueNoticesBatch(

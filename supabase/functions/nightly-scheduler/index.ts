@@ -1,5 +1,8 @@
 // Composition root of the nightly-scheduler Edge Function: registers every
 // service by token (no decorator metadata), then serves. No logic lives here.
+// supabase-js and the Dynamics wing are imported on first use (lazyPort,
+// dynamic import), so a cold start loads only what its first answer needs
+// (BENCHMARKS.md, cold start).
 import "reflect-metadata";
 import { container, type DependencyContainer } from "tsyringe";
 import { AuthorizeCaller } from "../../../src/application/authorize_caller.ts";
@@ -10,12 +13,11 @@ import { edgeRuntimeKeepAlive } from "../../../src/infrastructure/edge_runtime/e
 import { EdgeRuntimeLifecycle } from "../../../src/infrastructure/edge_runtime/edge_runtime_lifecycle.ts";
 import { eventLoopUsage } from "../../../src/infrastructure/edge_runtime/worker_usage.ts";
 import { timerSleep } from "../../../src/domain/batch_pacer.ts";
-import { createCertificationPortal } from "../../../src/infrastructure/dynamics/create_certification_portal.ts";
 import { createSchedulerHandler } from "../../../src/infrastructure/http/scheduler_handler.ts";
+import { lazyPort, once } from "../../../src/infrastructure/lazy_port.ts";
 import { JsonLogger } from "../../../src/infrastructure/logging/json_logger.ts";
 import { SupabaseCertificationChangeFeed } from "../../../src/infrastructure/supabase/supabase_certification_change_feed.ts";
 import { SupabaseCertificationExpiryStore } from "../../../src/infrastructure/supabase/supabase_certification_expiry_store.ts";
-import { createServiceClient } from "../../../src/infrastructure/supabase/supabase_client.ts";
 import { SupabaseJobLock } from "../../../src/infrastructure/supabase/supabase_job_lock.ts";
 import { SupabaseSyncQuarantine } from "../../../src/infrastructure/supabase/supabase_sync_quarantine.ts";
 import { SupabaseRetentionStore } from "../../../src/infrastructure/supabase/supabase_retention_store.ts";
@@ -27,40 +29,69 @@ const c: DependencyContainer = container;
 const config = loadConfig((name) => Deno.env.get(name));
 c.register(TOKENS.Clock, { useValue: systemClock });
 c.register(TOKENS.Logger, { useValue: new JsonLogger({ service: "nightly-scheduler" }) });
-c.register(TOKENS.SupabaseClient, {
-  useValue: createServiceClient(config.supabaseUrl, config.serviceRoleKey),
-});
+const client = once(() =>
+  import("../../../src/infrastructure/supabase/supabase_client.ts").then((m) =>
+    m.createServiceClient(config.supabaseUrl, config.serviceRoleKey)
+  )
+);
 c.register(TOKENS.SecretStore, {
   useFactory: (d) =>
-    new VaultSecretStore(
-      d.resolve(TOKENS.SupabaseClient),
-      d.resolve(TOKENS.Clock),
-      config.secretCacheMs,
+    lazyPort(
+      async () =>
+        new VaultSecretStore(await client(), d.resolve(TOKENS.Clock), config.secretCacheMs),
+      { current: true },
     ),
 });
 c.register(TOKENS.JobLock, {
-  useFactory: (d) => new SupabaseJobLock(d.resolve(TOKENS.SupabaseClient)),
+  useFactory: () =>
+    lazyPort(async () => new SupabaseJobLock(await client()), {
+      start: true,
+      renew: true,
+      finish: true,
+    }),
 });
 c.register(TOKENS.CertificationExpiryStore, {
-  useFactory: (d) => new SupabaseCertificationExpiryStore(d.resolve(TOKENS.SupabaseClient)),
+  useFactory: () =>
+    lazyPort(async () => new SupabaseCertificationExpiryStore(await client()), {
+      expireBatch: true,
+      queueNoticesBatch: true,
+    }),
 });
 c.register(TOKENS.CertificationChangeFeed, {
-  useFactory: (d) => new SupabaseCertificationChangeFeed(d.resolve(TOKENS.SupabaseClient)),
+  useFactory: () =>
+    lazyPort(async () => new SupabaseCertificationChangeFeed(await client()), {
+      position: true,
+      read: true,
+      advance: true,
+    }),
 });
 c.register(TOKENS.RetentionStore, {
-  useFactory: (d) => new SupabaseRetentionStore(d.resolve(TOKENS.SupabaseClient)),
+  useFactory: () =>
+    lazyPort(async () => new SupabaseRetentionStore(await client()), {
+      targets: true,
+      purgeBatch: true,
+    }),
 });
 c.register(TOKENS.SyncQuarantine, {
-  useFactory: (d) => new SupabaseSyncQuarantine(d.resolve(TOKENS.SupabaseClient)),
+  useFactory: () =>
+    lazyPort(async () => new SupabaseSyncQuarantine(await client()), {
+      hold: true,
+      due: true,
+      release: true,
+    }),
 });
 // The no-op portal unless HLF_DYNAMICS_SYNC_ENABLED=true; see dynamics_settings.ts.
 c.register(TOKENS.CertificationPortal, {
   useFactory: (d) =>
-    createCertificationPortal((name) => Deno.env.get(name), {
-      fetch: (input, init) => fetch(input, init),
-      clock: d.resolve(TOKENS.Clock),
-      sleep: timerSleep,
-    }),
+    once(() =>
+      import("../../../src/infrastructure/dynamics/create_certification_portal.ts").then((m) =>
+        m.createCertificationPortal((name) => Deno.env.get(name), {
+          fetch: (input, init) => fetch(input, init),
+          clock: d.resolve(TOKENS.Clock),
+          sleep: timerSleep,
+        })
+      )
+    ),
 });
 // The worker's wall clock counts from its start (performance.timeOrigin).
 c.register(TOKENS.WorkerLifecycle, {

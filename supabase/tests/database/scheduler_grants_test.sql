@@ -49,7 +49,7 @@ from unnest(array[
   'public.scheduler_cancel(uuid, text)',
   'public.scheduler_replay(text, date, text, text)',
   'public.scheduler_night_grid(integer, timestamptz)',
-  'public.certification_expire_batch(timestamptz, integer)',
+  'public.certification_expire_batch(timestamptz, integer, tid)',
   'public.scheduler_certification_changes(text, text, uuid, integer)'
 ]) as f;
 
